@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+// LlavaMNIST: a Swift re-implementation of llava-mnist (a frozen Llama reading MNIST digits
+// through one trained linear layer), as a notebook-style REPL over our own CPU Llama engine.
+import PackageDescription
+
+/// Numeric targets are compiled optimized in every configuration: debug builds and
+/// `swift test` would otherwise run the engine 20–50× slower.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+
+let package = Package(
+    name: "LlavaMNIST",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "llava-mnist", targets: ["llava-mnist"]),
+        .library(name: "LlamaKit", targets: ["LlamaKit"]),
+        .library(name: "Llava", targets: ["Llava"]),
+        .library(name: "Notebook", targets: ["Notebook"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libopenblas-dev, libedit-dev, libpng-dev, zlib1g-dev).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev", "zlib1g-dev"])]),
+
+        // The engine: model files, tokenizers, Llama forward/backward, generation.
+        .target(name: "LlamaKit", dependencies: ["CBLAS"], swiftSettings: optimized),
+        // The experiment: MNIST, PNG, projector, multimodal prompts, training, evaluation.
+        .target(name: "Llava", dependencies: ["LlamaKit", "CPNG"], swiftSettings: optimized),
+        // The product's face: command language, interpreter, workflows, rendering, line editor.
+        .target(name: "Notebook", dependencies: ["Llava", "LlamaKit", "CEditLine"]),
+        .executableTarget(
+            name: "llava-mnist",
+            dependencies: ["Notebook", "Llava", "LlamaKit",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .testTarget(name: "LlamaKitTests", dependencies: ["LlamaKit"],
+                    resources: [.copy("Fixtures")], swiftSettings: optimized),
+        .testTarget(name: "LlavaTests", dependencies: ["Llava", "LlamaKit"],
+                    resources: [.copy("Fixtures")], swiftSettings: optimized),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Llava", "LlamaKit"],
+                    resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,2 @@
+// OpenBLAS's CBLAS interface (Debian: libopenblas-dev; pkg-config adds the include folder).
+#include <cblas.h>

@@ -1,0 +1,2 @@
+// The notebook: command language, interpreter, workflows, rendering, line editor.
+import Llava
