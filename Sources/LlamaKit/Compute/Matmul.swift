@@ -1,0 +1,87 @@
+// Products with weight matrices kept in their stored format (F32, F16, BF16 or a ggml
+// quantization): the only place BLAS is called. A worker decodes a tile of weight rows into
+// float32 scratch, then multiplies it with every input row at once (sgemm), so decoding costs
+// are shared by the whole batch of positions.
+import CBLAS
+
+/// Rows of W decoded per tile: 32 rows × 4096 columns = 512 KB of scratch at most.
+let tileRows = 32
+
+/// y[n × rows] = x[n × cols] · Wᵀ, where W (a `rows × cols` tensor) is the weight of a
+/// `Linear(cols → rows)` layer.
+public func matmul(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, n: Int, _ w: TensorView) {
+    let rows = w.rows, cols = w.cols
+    if w.type == .f32 {
+        Parallel.chunks(rows, grain: tileRows) { r0, r1 in
+            let wp = w.data.assumingMemoryBound(to: Float.self) + r0 * cols
+            if n == 1 {
+                for r in r0..<r1 { y[r] = dot(wp + (r - r0) * cols, x, cols) }
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(r1 - r0), Int32(cols),
+                            1, x, Int32(cols), wp, Int32(cols), 0, y + r0, Int32(rows))
+            }
+        }
+        return
+    }
+    let rowBytes = w.type.rowBytes(cols)
+    Parallel.chunks(rows, grain: tileRows) { r0, r1 in
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * cols)
+        defer { scratch.deallocate() }
+        var t = r0
+        while t < r1 {
+            let count = min(tileRows, r1 - t)
+            if n == 1 {
+                for r in 0..<count {
+                    dequantize(w.type, w.data + (t + r) * rowBytes, into: scratch, count: cols)
+                    y[t + r] = dot(scratch, x, cols)
+                }
+            } else {
+                dequantize(w.type, w.data + t * rowBytes, into: scratch, count: count * cols)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(count), Int32(cols),
+                            1, x, Int32(cols), scratch, Int32(cols), 0, y + t, Int32(rows))
+            }
+            t += count
+        }
+    }
+}
+
+/// dx[n × cols] += dy[n × rows] · W: the gradient of `matmul` with respect to its input.
+/// (The frozen model never needs dW.)
+public func matmulBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, n: Int, _ w: TensorView) {
+    let rows = w.rows, cols = w.cols
+    let rowBytes = w.type.rowBytes(cols)
+    let workers = min(Parallel.threads, max(1, rows / tileRows))
+    // Each worker accumulates into its own buffer; they are summed at the end.
+    let partial = UnsafeMutablePointer<Float>.allocate(capacity: workers * n * cols)
+    partial.initialize(repeating: 0, count: workers * n * cols)
+    defer { partial.deallocate() }
+    let per = ((rows + workers - 1) / workers + tileRows - 1) / tileRows * tileRows
+    Parallel.chunks(workers) { w0, w1 in
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * cols)
+        defer { scratch.deallocate() }
+        for worker in w0..<w1 {
+            let acc = partial + worker * n * cols
+            var t = worker * per
+            let end = min(rows, t + per)
+            while t < end {
+                let count = min(tileRows, end - t)
+                let wt: UnsafePointer<Float>
+                if w.type == .f32 {
+                    wt = w.data.assumingMemoryBound(to: Float.self) + t * cols
+                } else {
+                    dequantize(w.type, w.data + t * rowBytes, into: scratch, count: count * cols)
+                    wt = UnsafePointer(scratch)
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(cols), Int32(count),
+                            1, dy + t, Int32(rows), wt, Int32(cols), 1, acc, Int32(cols))
+                t += count
+            }
+        }
+    }
+    for worker in 0..<workers { axpy(1, partial + worker * n * cols, dx, n * cols) }
+}
+
+/// One row of an embedding table (or any matrix), decoded to float32.
+public func readRow(_ w: TensorView, _ row: Int, into out: UnsafeMutablePointer<Float>) {
+    dequantize(w.type, w.data + row * w.type.rowBytes(w.cols), into: out, count: w.cols)
+}

@@ -1,0 +1,142 @@
+// The backward pass of the frozen Llama: the mirror of `forward`, layer by layer in reverse,
+// from dL/dlogits at the answer positions to dL/d(input embeddings) of the rows the forward
+// call computed. The weights get no gradient; rows before the tape's `start` (a cached
+// prefix) are constants, so their keys and values receive none either.
+//
+//   dnormed = dlogits·Wout ; dh[logit rows] = rmsnorm_backward(dnormed)
+//   for each layer, last to first:
+//     dact = dh·Wd ; dgate, dup = swiglu_backward(dact) ; dxb = dgate·Wg + dup·Wu
+//     dh += rmsnorm_backward(dxb)                         (through the FFN norm)
+//     datt = dh·Wo ; dq, dk, dv = attention_backward(datt) ; rope_backward(dq, dk)
+//     dxb = dq·Wq + dk·Wk + dv·Wv ; dh += rmsnorm_backward(dxb)   (through the attention norm)
+//   return dh
+
+extension LlamaModel {
+    /// dL/d(input rows) of the forward call recorded in `tape`, given dL/dlogits at its
+    /// logit rows ([logitRows.count × vocab]). `cache` must be the one that call filled.
+    public func backward(tape: ForwardTape, dLogits: [Float], cache: KVCache) throws -> [Float] {
+        let c = config, d = c.dim, n = tape.rows
+        var dh = [Float](repeating: 0, count: n * d)
+
+        // output head and final norm, at the logit rows only
+        let k = tape.logitRows.count
+        var dnormed = [Float](repeating: 0, count: k * d)
+        matmulBackward(&dnormed, dLogits, n: k, weights.output)
+        var sel = [Float](repeating: 0, count: k * d)
+        for (i, r) in tape.logitRows.enumerated() { sel[(i * d)..<((i + 1) * d)] = tape.final[(r * d)..<((r + 1) * d)] }
+        var dsel = [Float](repeating: 0, count: k * d)
+        rmsnormBackward(&dsel, dnormed, sel, weights.outputNorm, tape.finalRstd, rows: k, d: d)
+        for (i, r) in tape.logitRows.enumerated() {
+            for j in 0..<d { dh[r * d + j] += dsel[i * d + j] }
+        }
+
+        var dxb = [Float](repeating: 0, count: n * d)
+        var dact = [Float](repeating: 0, count: n * c.hiddenDim)
+        var dgate = [Float](repeating: 0, count: n * c.hiddenDim)
+        var dup = [Float](repeating: 0, count: n * c.hiddenDim)
+        var datt = [Float](repeating: 0, count: n * c.qDim)
+        var dq = [Float](repeating: 0, count: n * c.qDim)
+        var dk = [Float](repeating: 0, count: n * c.kvDim)
+        var dv = [Float](repeating: 0, count: n * c.kvDim)
+
+        for l in stride(from: c.layers - 1, through: 0, by: -1) {
+            let w = weights.layers[l], t = tape.layers[l]
+            // feed-forward block
+            zero(&dact); matmulBackward(&dact, dh, n: n, w.down)
+            swigluBackward(&dgate, &dup, dact, t.gate, t.up, n * c.hiddenDim)
+            zero(&dxb)
+            matmulBackward(&dxb, dgate, n: n, w.gate)
+            matmulBackward(&dxb, dup, n: n, w.up)
+            rmsnormBackward(&dh, dxb, t.mid, w.ffnNorm, t.rstd2, rows: n, d: d)
+
+            // attention block
+            zero(&datt); matmulBackward(&datt, dh, n: n, w.wo)
+            attentionBackward(dq: &dq, dk: &dk, dv: &dv, datt: datt, q: t.q, probs: t.probs,
+                              cache: cache, layer: l, rows: n, start: tape.start)
+            ropeCos.withUnsafeBufferPointer { cp in ropeSin.withUnsafeBufferPointer { sp in
+                ropeBackward(&dq, rows: n, heads: c.heads, hd: c.headDim, positions: tape.start, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
+                ropeBackward(&dk, rows: n, heads: c.kvHeads, hd: c.headDim, positions: tape.start, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
+            }}
+            zero(&dxb)
+            matmulBackward(&dxb, dq, n: n, w.wq)
+            matmulBackward(&dxb, dk, n: n, w.wk)
+            matmulBackward(&dxb, dv, n: n, w.wv)
+            rmsnormBackward(&dh, dxb, t.input, w.attnNorm, t.rstd1, rows: n, d: d)
+            if l % 4 == 0 { try Interrupt.check() }
+        }
+        return dh
+    }
+
+    /// Mirror of `attention`: from dL/d(attention output) to dL/dq of the new rows and
+    /// dL/dk, dL/dv of the new rows' cache entries (the prefix's are constants).
+    /// Work is split by KV head so that each worker owns its dk/dv columns.
+    func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                           datt: UnsafePointer<Float>, q: UnsafePointer<Float>, probs: UnsafePointer<Float>,
+                           cache: KVCache, layer: Int, rows: Int, start: Int) {
+        let c = config, hd = c.headDim, group = c.heads / c.kvHeads
+        let scale = 1 / Float(hd).squareRoot()
+        let keys = cache.keys[layer], values = cache.values[layer]
+        let total = start + rows
+        dq.initialize(repeating: 0, count: rows * c.qDim)
+        dk.initialize(repeating: 0, count: rows * c.kvDim)
+        dv.initialize(repeating: 0, count: rows * c.kvDim)
+        Parallel.chunks(c.kvHeads) { g0, g1 in
+            let dp = UnsafeMutablePointer<Float>.allocate(capacity: total)
+            defer { dp.deallocate() }
+            for kvh in g0..<g1 {
+                for h in (kvh * group)..<((kvh + 1) * group) {
+                    for r in 0..<rows {
+                        let p = probs + (h * rows + r) * total
+                        let dout = datt + r * c.qDim + h * hd
+                        let qv = q + r * c.qDim + h * hd
+                        let span = start + r + 1
+                        var sum: Float = 0
+                        for t in 0..<span {
+                            dp[t] = dot(dout, values + t * c.kvDim + kvh * hd, hd)
+                            sum += p[t] * dp[t]
+                            if t >= start { axpy(p[t], dout, dv + (t - start) * c.kvDim + kvh * hd, hd) }
+                        }
+                        let dqv = dq + r * c.qDim + h * hd
+                        for t in 0..<span {
+                            let ds = p[t] * (dp[t] - sum) * scale
+                            axpy(ds, keys + t * c.kvDim + kvh * hd, dqv, hd)
+                            if t >= start { axpy(ds, qv, dk + (t - start) * c.kvDim + kvh * hd, hd) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+@inline(__always) func zero(_ a: inout [Float]) {
+    a.withUnsafeMutableBufferPointer { $0.initialize(repeating: 0) }
+}
+
+/// Mean next-token cross-entropy over `targets` (one per logit row) and its gradient
+/// dL/dlogits ([rows × vocab]).
+public func crossEntropy(logits: [Float], targets: [Int], vocab: Int) -> (loss: Float, dLogits: [Float]) {
+    var dl = [Float](repeating: 0, count: logits.count)
+    var loss: Double = 0
+    let scale = 1 / Float(targets.count)
+    logits.withUnsafeBufferPointer { lp in
+        dl.withUnsafeMutableBufferPointer { dp in
+            for (i, target) in targets.enumerated() {
+                let row = lp.baseAddress! + i * vocab, out = dp.baseAddress! + i * vocab
+                var m = -Float.infinity
+                for j in 0..<vocab { m = max(m, row[j]) }
+                var s: Double = 0
+                for j in 0..<vocab { let e = expf(row[j] - m); out[j] = e; s += Double(e) }
+                loss += log(s) + Double(m) - Double(row[target])
+                let inv = Float(1 / s)
+                for j in 0..<vocab { out[j] *= inv * scale }
+                out[target] -= scale
+            }
+        }
+    }
+    return (Float(loss / Double(targets.count)), dl)
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
