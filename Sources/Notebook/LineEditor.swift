@@ -92,9 +92,12 @@ public final class LineEditor {
         return result
     }
 
+    /// Where non-interactive lines come from (standard input; tests substitute their own).
+    var pipedInput: () -> String? = { Swift.readLine(strippingNewline: true) }
+
     private func readPiped() -> Input {
         // No prompt: piped output stays exactly the commands' output.
-        Swift.readLine(strippingNewline: true).map(Input.line) ?? .endOfInput
+        pipedInput().map(Input.line) ?? .endOfInput
     }
 
     private func readInteractive(prompt: String) -> Input {
@@ -119,6 +122,7 @@ public final class LineEditor {
             if let done = pendingLine.withLock({ $0 }) {
                 // libedit already left unbuffered mode before calling lineHandler.
                 rl_callback_handler_remove()
+                if done == .endOfInput { fputs("\n", stdout) }  // leave the shell on a fresh line
                 return done
             }
         }

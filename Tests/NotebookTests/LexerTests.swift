@@ -86,3 +86,26 @@ import Testing
         #expect(!Lexer.needsMoreInput(""))
     }
 }
+
+/// The line editor's non-terminal path: continuation driven by `Lexer.needsMoreInput`.
+extension LexerTests {
+    @Test func pipedLineEditorReadsContinuations() throws {
+        let editor = LineEditor(historyPath: nil, interactive: false)
+        var lines = ["show img 1", "train \\", "  steps=5", "ask \"two", "lines\"", "quit"][...]
+        editor.pipedInput = { lines.popFirst() }
+        var read: [LineEditor.Input] = []
+        while true {
+            let input = editor.readStatement()
+            read.append(input)
+            if input == .endOfInput { break }
+        }
+        #expect(read == [.line("show img 1"), .line("train \\\n  steps=5"), .line("ask \"two\nlines\""),
+                         .line("quit"), .endOfInput])
+        #expect(editor.sessionHistory.count == 4)
+        #expect(LineEditor.historyEntry("train \\\n  steps=5") == "train    steps=5")
+        #expect(LineEditor.historyEntry("ask \"two\nlines\"") == "ask \"two\\nlines\"")
+        // The history form lexes back to the same statement.
+        #expect(try Parser.parseStatement(LineEditor.historyEntry("ask \"two\nlines\"")) == .ask(
+            question: "two\nlines", image: nil, sampling: SamplingOptions()))
+    }
+}
