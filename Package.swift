@@ -30,7 +30,7 @@ let package = Package(
         // The engine: model files, tokenizers, Llama forward/backward, generation.
         .target(name: "LlamaKit", dependencies: ["CBLAS"], swiftSettings: optimized),
         // The experiment: MNIST, PNG, projector, multimodal prompts, training, evaluation.
-        .target(name: "Llava", dependencies: ["LlamaKit", "CPNG"], swiftSettings: optimized),
+        .target(name: "Llava", dependencies: ["LlamaKit", "CPNG", "CBLAS"], swiftSettings: optimized),
         // The product's face: command language, interpreter, workflows, rendering, line editor.
         .target(name: "Notebook", dependencies: ["Llava", "LlamaKit", "CEditLine"]),
         .executableTarget(

@@ -60,8 +60,9 @@ public final class LlamaModel: @unchecked Sendable {
     /// Runs `n` new positions whose input embeddings are `x` ([n × dim]) after the positions
     /// already in `cache`, appends their keys and values to it, and returns the logits of
     /// the rows listed in `logitRows` (indices into the n new rows), [logitRows.count × vocab].
-    /// With a `tape`, saves what the backward pass needs.
-    public func forward(_ x: [Float], cache: KVCache, logitRows: [Int], tape: ForwardTape? = nil,
+    /// With a `tape`, saves what the backward pass needs. With `interruptible`, a pending
+    /// Ctrl-C stops the pass between layers (training turns this off and stops between steps).
+    public func forward(_ x: [Float], cache: KVCache, logitRows: [Int], tape: ForwardTape? = nil, interruptible: Bool = true,
                         trace: ((String, Int, UnsafeBufferPointer<Float>) -> Void)? = nil) throws -> [Float] {
         let c = config, d = c.dim
         let n = x.count / d
@@ -119,7 +120,7 @@ public final class LlamaModel: @unchecked Sendable {
             matmul(&ffn, hb, n: n, w.down)                             // (n, dim)
             h.withUnsafeMutableBufferPointer { hp in axpy(1, ffn, hp.baseAddress!, n * d) }
             if let trace { h.withUnsafeBufferPointer { trace("residual", l, $0) } }
-            if l % 4 == 3 { try Interrupt.check() }
+            if interruptible && l % 4 == 3 { try Interrupt.check() }
         }
         cache.count = p0 + n
         tape?.final = h

@@ -62,7 +62,6 @@ extension LlamaModel {
             matmulBackward(&dxb, dk, n: n, w.wk)
             matmulBackward(&dxb, dv, n: n, w.wv)
             rmsnormBackward(&dh, dxb, t.input, w.attnNorm, t.rstd1, rows: n, d: d)
-            if l % 4 == 0 { try Interrupt.check() }
         }
         return dh
     }

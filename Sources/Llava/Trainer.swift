@@ -1,0 +1,153 @@
+// Training the projector against the frozen Llama, as the seed does: for each step, the
+// image embeddings of a batch go through the prompt, the loss is the mean cross-entropy of
+// the answer tokens, and the gradient flows back through every layer to the projector only.
+//
+// Work the recipe skips: the prompt text before `<image>` is identical for every example,
+// so its keys/values are computed once and reused, and no gradient flows into it.
+import Foundation
+
+/// Learning-rate schedule over the run.
+public enum LRSchedule: String, Sendable, CaseIterable {
+    /// The seed's constant rate.
+    case constant
+    /// Linear warm-up over the first 5% of steps, then cosine decay to 10% of the rate.
+    case cosine
+
+    func rate(_ base: Float, step: Int, total: Int) -> Float {
+        switch self {
+        case .constant: return base
+        case .cosine:
+            let warm = max(1, total / 20)
+            if step < warm { return base * Float(step + 1) / Float(warm) }
+            let t = Double(step - warm) / Double(max(1, total - warm))
+            return base * Float(0.1 + 0.9 * 0.5 * (1 + cos(Double.pi * min(1, t))))
+        }
+    }
+}
+
+/// Everything that defines a training run.
+public struct TrainingOptions: Sendable, Equatable {
+    public var steps = 1000
+    public var batch = 1
+    public var optimizer = AdamWSettings()
+    public var schedule = LRSchedule.constant
+    public var seed: UInt64 = 0
+    /// Random shifts of up to this many pixels (0 = none, the seed).
+    public var shift = 0
+    public init() {}
+}
+
+/// What one step did.
+public struct StepReport: Sendable {
+    public let step: Int          // 1-based, counting resumed steps
+    public let loss: Float
+    public let lr: Float
+    public let seconds: Double
+}
+
+/// A training run in progress; the REPL keeps one alive between `train` commands.
+public final class Trainer: @unchecked Sendable {
+    public let model: LlamaModel
+    public let prompt: MultimodalPrompt
+    public private(set) var projector: Projector
+    public private(set) var optimizer: AdamW
+    public let options: TrainingOptions
+    public let data: MNISTSet
+    /// Indices of `data` in training order (one pass; repeated if steps × batch exceed it).
+    public let order: [Int]
+    /// Steps completed (including those before a resume).
+    public private(set) var stepsDone = 0
+    public private(set) var losses: [Float] = []
+    private let prefixCache: KVCache
+
+    public init(model: LlamaModel, prompt: MultimodalPrompt, projector: Projector, data: MNISTSet, order: [Int],
+                options: TrainingOptions, optimizer: AdamW? = nil, stepsDone: Int = 0) throws {
+        precondition(!order.isEmpty, "empty training order")
+        self.model = model
+        self.prompt = prompt
+        self.projector = projector
+        self.data = data
+        self.order = order
+        self.options = options
+        self.optimizer = optimizer ?? AdamW(settings: options.optimizer, shapes: projector.parameters.map { $0.values.count })
+        self.stepsDone = stepsDone
+        prefixCache = KVCache(config: model.config, capacity: prompt.prefixIDs.count + prompt.suffixIDs.count + 16)
+        _ = try model.forward(model.embed(prompt.prefixIDs), cache: prefixCache, logitRows: [])
+    }
+
+    /// Images of training step `step` (0-based), with augmentation drawn from (seed, step)
+    /// so a resumed run sees exactly what an uninterrupted one would.
+    public func batch(forStep step: Int) -> [DigitImage] {
+        var rng = SeededRandom(seed: options.seed &+ 0x5851_F42D &* UInt64(step + 1))
+        return (0..<options.batch).map { b in
+            let img = data.images[order[(step * options.batch + b) % order.count]]
+            return options.shift > 0 ? img.shifted(dx: Int(rng.next() % UInt64(2 * options.shift + 1)) - options.shift,
+                                                   dy: Int(rng.next() % UInt64(2 * options.shift + 1)) - options.shift) : img
+        }
+    }
+
+    /// Mean loss over `images` and the projector gradients (the `loss`/`grad` commands use it too).
+    public func lossAndGradients(_ images: [DigitImage]) throws -> (loss: Float, perExample: [Float], grads: [[Float]], dEmbeddings: [Float]) {
+        let x = images.flatMap { $0.normalized() }
+        let (e, saved) = projector.forward(x)
+        let d = model.config.dim
+        var dE = [Float](repeating: 0, count: e.count)
+        var losses: [Float] = []
+        for (i, img) in images.enumerated() {
+            let answer = prompt.answerIDs(label: img.label ?? 0)
+            let cache = prefixCache
+            cache.truncate(to: prompt.prefixIDs.count)
+            let tape = ForwardTape()
+            let rows = prompt.rowsAfterPrefix(model: model, image: Array(e[(i * d)..<((i + 1) * d)]), answer: answer)
+            let logits = try model.forward(rows, cache: cache, logitRows: prompt.answerLogitRows(answerCount: answer.count),
+                                           tape: tape, interruptible: false)
+            let (loss, dLogits) = crossEntropy(logits: logits, targets: answer, vocab: model.config.vocabSize)
+            let dx = try model.backward(tape: tape, dLogits: dLogits, cache: cache)
+            let scale = 1 / Float(images.count)            // the batch loss is the mean of per-example losses
+            for j in 0..<d { dE[i * d + j] = dx[j] * scale }
+            losses.append(loss)
+        }
+        prefixCache.truncate(to: prompt.prefixIDs.count)
+        return (losses.reduce(0, +) / Float(losses.count), losses, projector.backward(dE, saved: saved), dE)
+    }
+
+    /// One optimizer step on the next batch.
+    @discardableResult
+    public func step() throws -> StepReport {
+        let t0 = Clock.now()
+        let (loss, _, grads, _) = try lossAndGradients(batch(forStep: stepsDone))
+        let lr = options.schedule.rate(options.optimizer.lr, step: stepsDone, total: options.steps)
+        var params = projector.parameters
+        optimizer.update(&params, grads: grads, lr: lr)
+        projector.parameters = params
+        stepsDone += 1
+        losses.append(loss)
+        return StepReport(step: stepsDone, loss: loss, lr: lr, seconds: Clock.now() - t0)
+    }
+
+    /// Runs until `options.steps` steps are done, `count` more steps have run, or Ctrl-C:
+    /// an interrupt is honoured between steps, so the projector always holds whole steps.
+    /// Returns whether it was interrupted.
+    @discardableResult
+    public func run(count: Int? = nil, onStep: (StepReport) -> Void) throws -> Bool {
+        let target = min(options.steps, stepsDone + (count ?? options.steps))
+        while stepsDone < target {
+            if Interrupt.isRequested { Interrupt.clear(); return true }
+            onStep(try step())
+        }
+        return false
+    }
+}
+
+extension DigitImage {
+    /// The image moved by (dx, dy) pixels, filling with background.
+    public func shifted(dx: Int, dy: Int) -> DigitImage {
+        if dx == 0 && dy == 0 { return self }
+        var out = [UInt8](repeating: 0, count: 784)
+        for y in 0..<28 { for x in 0..<28 {
+            let sx = x - dx, sy = y - dy
+            if sx >= 0 && sx < 28 && sy >= 0 && sy < 28 { out[y * 28 + x] = pixels[sy * 28 + sx] }
+        }}
+        return DigitImage(pixels: out, label: label)
+    }
+}
