@@ -1,0 +1,134 @@
+// `train`, `eval`, `loss` and `grad`: the experiment's commands.
+import Foundation
+import Llava
+
+extension Session {
+    // MARK: - Training
+
+    /// The trainer `train` continues; a new one when settings that define the run changed.
+    func trainer(for o: TrainOptions) throws -> Trainer {
+        let m = try model()
+        var options = TrainingOptions()
+        options.steps = Int.max / 2        // the session trains in chunks; the count comes per command
+        options.batch = o.batch ?? int(.batch)
+        options.optimizer.lr = Float(o.learningRate ?? double(.lr))
+        options.seed = UInt64(truncatingIfNeeded: o.seed ?? int(.seed))
+        if let t = trainer, t.options == options {
+            return t
+        }
+        let t = try Trainer(model: m.model, prompt: try prompt(), projector: try currentProjector(), data: try mnist().train,
+                            order: try trainingOrder(seed: options.seed), options: options)
+        trainer = t
+        return t
+    }
+
+    /// Runs `steps` training steps with a live progress line; Ctrl-C stops after the
+    /// current step and keeps everything trained so far.
+    public func train(_ o: TrainOptions) throws {
+        let t = try trainer(for: o)
+        let steps = o.steps ?? int(.steps)
+        guard steps > 0 else { throw CommandError("steps must be positive") }
+        let every = o.every ?? int(.every)
+        var smooth = SmoothedValue(decay: 0.95)
+        let start = t.stepsDone, t0 = Clock.now()
+        let interrupted = try t.run(count: steps) { r in
+            let done = r.step - start
+            let s = smooth.add(Double(r.loss))
+            let rate = Double(done) / max(Clock.now() - t0, 1e-9)
+            lossHistory.append(r.loss)
+            display.status(ProgressLine(step: done, total: steps, loss: Double(r.loss), smoothedLoss: s, stepsPerSecond: rate)
+                .render(unicode: display.colorMode != .none))
+            if every > 0 && (done % every == 0 || done == steps) {
+                var line = "step \(r.step): loss \(formatFixed(Double(r.loss), 4)) (smoothed \(formatFixed(s, 4)))"
+                if let sample = try? sampleReply(t) { line += " | \(sample)" }
+                display.line(line)
+            }
+        }
+        projector = t.projector
+        projectorOrigin = "trained \(t.stepsDone) steps"
+        let done = t.stepsDone - start
+        let secs = Clock.now() - t0
+        if interrupted {
+            display.line("interrupted after \(done) of \(steps) steps: the projector keeps them (\(t.stepsDone) in all); `save projector PATH` saves it, `train` continues")
+        } else {
+            display.line("trained \(done) steps in \(formatDuration(secs)) (\(formatFixed(Double(done) / max(secs, 1e-9), 2)) steps/s); total \(t.stepsDone)")
+        }
+        appendLossLog(t, from: start)
+    }
+
+    /// A reply for the image of the last step, sampled like the seed prints during training.
+    func sampleReply(_ t: Trainer) throws -> String {
+        let img = t.batch(forStep: max(0, t.stepsDone - 1))[0]
+        let m = try model(), tok = try m.requireTokenizer()
+        let e = t.projector.forward(img.normalized()).embeddings
+        let p = t.prompt
+        let gen = try m.model.generate(embeddings: m.model.embed(p.prefixIDs) + p.rowsAfterPrefix(model: m.model, image: e),
+                                       maxTokens: int(.max), stopTokens: p.format.stopTokens(tok),
+                                       sampling: SamplingParameters(temperature: Float(double(.temp)), topP: Float(double(.topP)), seed: UInt64(t.stepsDone)))
+        return "label \(img.label ?? -1): \"\(tok.decode(gen.ids, skipSpecial: true).trimmingCharacters(in: .whitespacesAndNewlines))\""
+    }
+
+    /// Appends per-step losses to `train-loss.log` in the working folder when `LLAVA_MNIST_LOSS_LOG` names a file.
+    func appendLossLog(_ t: Trainer, from start: Int) {
+        guard let path = ProcessInfo.processInfo.environment["LLAVA_MNIST_LOSS_LOG"], !path.isEmpty else { return }
+        let lines = t.losses[start...].enumerated().map { "\(start + $0.offset + 1)\t\($0.element)" }.joined(separator: "\n") + "\n"
+        if let h = FileHandle(forWritingAtPath: path) { h.seekToEndOfFile(); h.write(Data(lines.utf8)); h.closeFile() }
+        else { try? lines.write(toFile: path, atomically: true, encoding: .utf8) }
+    }
+
+    // MARK: - Evaluation
+
+    /// Evaluates on the first `n` test images; prints accuracy, per-digit accuracy and the confusion matrix.
+    @discardableResult
+    public func evaluate(n: Int? = nil, from: Int = 0, question: String? = nil, greedy: Bool? = nil,
+                         rowsPath: String? = nil, quiet: Bool = false) throws -> EvalReport {
+        let m = try model(), tok = try m.requireTokenizer()
+        let test = try mnist().test
+        let count = n ?? int(.n)
+        guard from >= 0, from < test.count else { throw CommandError("from=\(from) is out of range: the test split has \(test.count) images") }
+        let items = (from..<min(test.count, from + count)).map { (index: $0, image: test.images[$0]) }
+        let options = Llava.EvalOptions(greedy: greedy ?? bool(.greedy), seed: UInt64(truncatingIfNeeded: int(.seed)), maxTokens: int(.max))
+        let q = question ?? string(.question)
+        var done = 0, correct = 0
+        let t0 = Clock.now()
+        let report = try Evaluator.run(model: m.model, tokenizer: tok, prompt: try prompt(question: q), projector: try currentProjector(),
+                                       images: items, options: options) { row in
+            done += 1; if row.correct { correct += 1 }
+            let rate = Double(done) / max(Clock.now() - t0, 1e-9)
+            display.status("eval \(done)/\(items.count)  accuracy \(formatFixed(100 * Double(correct) / Double(done), 1))%  \(formatFixed(rate, 2)) img/s")
+        }
+        if let rowsPath { try writeRows(report, to: rowsPath) }
+        if !quiet { show(report, question: q, greedy: options.greedy) }
+        return report
+    }
+
+    func show(_ r: EvalReport, question: String, greedy: Bool) {
+        display.line("accuracy \(formatFixed(100 * r.accuracy, 1))% (\(r.correct)/\(r.n)), \(greedy ? "greedy" : "sampled t=\(double(.temp)) top-p \(double(.topP))"), question \"\(question)\""
+                     + (r.interrupted ? " — interrupted" : ""))
+        let per = r.perDigit.enumerated().map { d, a in (label: "\(d)", value: a ?? 0) }
+        display.figure(.confusion(r.confusion), text: "per digit:\n" + barChart(per, width: 30, decimals: 2, unicode: display.colorMode != .none)
+                       + "\nconfusion (rows: label, columns: answer, ?: no digit):\n" + confusionMatrix(r.confusion))
+        display.line("mean cosine(image embedding, digit token embedding): \(formatFixed(r.meanCosine, 4))")
+    }
+
+    /// Per-example rows as TSV (index, label, predicted, correct, cosine, reply).
+    func writeRows(_ r: EvalReport, to path: String) throws {
+        var out = "index\tlabel\tpredicted\tcorrect\tcosine\treply\n"
+        for row in r.rows {
+            let reply = row.reply.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: "\\n")
+            out += "\(row.index)\t\(row.label)\t\(row.predicted.map(String.init) ?? "")\t\(row.correct)\t\(row.cosine)\t\(reply)\n"
+        }
+        try AtomicFile.write(Data(out.utf8), to: (path as NSString).expandingTildeInPath)
+    }
+
+    // MARK: - Loss and gradient (teaching)
+
+    /// The loss of the true answer for training image `index` (default 0), and its gradients.
+    public func lossAndGradients(image index: Int?) throws -> (image: DigitImage, loss: Float, grads: [[Float]], dE: [Float]) {
+        let img = try image(.index(index ?? 0))
+        guard img.label != nil else { throw CommandError("that image has no label to score against") }
+        let t = try trainer(for: TrainOptions())
+        let (loss, _, grads, dE) = try t.lossAndGradients([img])
+        return (img, loss, grads, dE)
+    }
+}
