@@ -29,14 +29,28 @@ public protocol Tokenizer: Sendable {
 
     /// Whether `id` is a special/control token (skipped when `decode` is asked to).
     func isSpecial(_ id: Int) -> Bool
+
+    /// Text for `ids`; invalid UTF-8 sequences become U+FFFD. A requirement (with a default
+    /// below) so that tokenizers whose decoder does more than concatenate bytes can say so
+    /// (SentencePiece-style BPE strips the leading "▁" space).
+    func decode(_ ids: [Int], skipSpecial: Bool) -> String
+
+    /// The model's Jinja chat template, if its files carry one (GGUF `tokenizer.chat_template`,
+    /// `tokenizer_config.json` `chat_template`). Default nil.
+    var chatTemplate: String? { get }
 }
 
 extension Tokenizer {
     /// Ids for `text`, recognizing special tokens.
     public func encode(_ text: String) -> [Int] { encode(text, parseSpecial: true) }
 
-    /// Text for `ids`; invalid UTF-8 sequences become U+FFFD.
-    public func decode(_ ids: [Int], skipSpecial: Bool = false) -> String {
+    /// Text for `ids`, special tokens included.
+    public func decode(_ ids: [Int]) -> String { decode(ids, skipSpecial: false) }
+
+    public var chatTemplate: String? { nil }
+
+    /// Default: the tokens' bytes concatenated; invalid UTF-8 sequences become U+FFFD.
+    public func decode(_ ids: [Int], skipSpecial: Bool) -> String {
         var bytes: [UInt8] = []
         for id in ids where !(skipSpecial && isSpecial(id)) { bytes += tokenBytes(id) }
         return String(decoding: bytes, as: UTF8.self)
