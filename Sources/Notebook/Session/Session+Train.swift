@@ -5,21 +5,29 @@ import Llava
 extension Session {
     // MARK: - Training
 
-    /// The trainer `train` continues; a new one when settings that define the run changed.
-    func trainer(for o: TrainOptions) throws -> Trainer {
+    /// Starts a training run of the current projector on the training split (the CLI's
+    /// `train` sets the whole recipe here; `--resume` passes the saved optimizer state).
+    @discardableResult
+    public func startTraining(_ options: TrainingOptions, optimizer: AdamW? = nil, stepsDone: Int = 0) throws -> Trainer {
         let m = try model()
-        var options = TrainingOptions()
-        options.steps = Int.max / 2        // the session trains in chunks; the count comes per command
-        options.batch = o.batch ?? int(.batch)
-        options.optimizer.lr = Float(o.learningRate ?? double(.lr))
-        options.seed = UInt64(truncatingIfNeeded: o.seed ?? int(.seed))
-        if let t = trainer, t.options == options {
-            return t
-        }
         let t = try Trainer(model: m.model, prompt: try prompt(), projector: try currentProjector(), data: try mnist().train,
-                            order: try trainingOrder(seed: options.seed), options: options)
+                            order: try trainingOrder(seed: options.seed), options: options, optimizer: optimizer, stepsDone: stepsDone)
         trainer = t
         return t
+    }
+
+    /// The trainer `train` continues, or a new one when the command asks for a different
+    /// batch, learning rate or seed than the current run.
+    func trainer(for o: TrainOptions) throws -> Trainer {
+        let batch = o.batch ?? int(.batch), lr = Float(o.learningRate ?? double(.lr))
+        let seed = UInt64(truncatingIfNeeded: o.seed ?? int(.seed))
+        if let t = trainer, t.options.batch == batch, t.options.optimizer.lr == lr, t.options.seed == seed { return t }
+        var options = TrainingOptions()
+        options.steps = Int.max / 2        // the notebook trains in chunks; each command gives its count
+        options.batch = batch
+        options.optimizer.lr = lr
+        options.seed = seed
+        return try startTraining(options)
     }
 
     /// Runs `steps` training steps with a live progress line; Ctrl-C stops after the

@@ -14,7 +14,7 @@ public struct CommandError: Error, CustomStringConvertible {
 
 /// One notebook session.
 public final class Session {
-    public let display: Display
+    public var display: Display
     public var settings: [Setting: SettingValue] = Dictionary(uniqueKeysWithValues: Setting.allCases.map { ($0, $0.defaultValue) })
 
     public private(set) var loaded: LoadedModel?
@@ -190,7 +190,7 @@ public final class Session {
         case .index(let i):
             let set = split == .train ? try mnist().train : try mnist().test
             guard i >= 0, i < set.count else {
-                throw CommandError("img=\(i) is out of range: the \(split.rawValue) split has \(set.count) images (0…\(set.count - 1))")
+                throw CommandError("\(split.rawValue) image \(i) is out of range: the \(split.rawValue) split has \(set.count) images (0…\(set.count - 1))")
             }
             return set.images[i]
         }

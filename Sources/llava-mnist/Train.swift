@@ -1,0 +1,101 @@
+// `llava-mnist train`: the seed's train.py. Trains the projector against the frozen model
+// and writes it (with optimizer state beside it) as safetensors; Ctrl-C saves what was
+// trained and says how to resume.
+import ArgumentParser
+import Foundation
+import Llava
+import Notebook
+
+/// Named training recipes.
+enum Preset: String, ExpressibleByArgument, CaseIterable {
+    /// The seed's recipe: 1,000 steps, batch 1, AdamW lr 1e-3 constant, linear projector.
+    case seed
+    /// The best recipe found on this machine within ten minutes of training (README).
+    case best
+
+    var options: (TrainingOptions, ProjectorKind) {
+        var o = TrainingOptions()
+        switch self {
+        case .seed:
+            return (o, .linear)
+        case .best:
+            o.steps = 3000
+            o.batch = 1
+            o.optimizer.lr = 2e-3
+            o.schedule = .cosine
+            o.shift = 2
+            return (o, .linear)
+        }
+    }
+}
+
+extension ProjectorKind: ExpressibleByArgument {}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the projector (the seed's train.py).",
+        discussion: "Example: llava-mnist train --preset seed --out projector.safetensors")
+
+    @OptionGroup var model: ModelOptions
+    @Option(help: "A folder of MNIST IDX files (default: the offline 5k subset, seeded stratified split).") var data: String?
+    @Option(help: "Recipe: seed (1,000 steps, batch 1, lr 1e-3) or best.") var preset: Preset = .seed
+    @Option(help: "Training steps (overrides the preset).") var steps: Int?
+    @Option(help: "AdamW learning rate (overrides the preset).") var lr: Double?
+    @Option(help: "Images per step (overrides the preset).") var batch: Int?
+    @Option(help: "Seed for initialization, data order and augmentation.") var seed: Int = 0
+    @Option(name: .customLong("projector-kind"), help: "linear (the seed) or mlp (LLaVA-1.5 style).") var projectorKind: ProjectorKind?
+    @Option(help: "Learning-rate schedule: constant or cosine (overrides the preset).") var schedule: String?
+    @Option(help: "Random shifts of up to N pixels (augmentation; overrides the preset).") var shift: Int?
+    @Option(help: "Where to write the projector.") var out = "projector.safetensors"
+    @Flag(help: "Continue the run saved at --out (its optimizer state is beside it).") var resume = false
+    @Option(help: "Print the loss and a sampled reply every K steps.") var every = 100
+    @Option(help: "Append per-step losses (step, loss) to this file.") var log: String?
+
+    func validate() throws {
+        if let steps, steps < 1 { throw ValidationError("--steps must be positive") }
+        if let batch, batch < 1 || batch > 256 { throw ValidationError("--batch must be between 1 and 256") }
+        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if let schedule, LRSchedule(rawValue: schedule) == nil { throw ValidationError("--schedule must be constant or cosine") }
+        if let shift, shift < 0 || shift > 8 { throw ValidationError("--shift must be between 0 and 8") }
+    }
+
+    func run() throws {
+        installInterruptHandler()
+        try reportingErrors {
+            if let log { setenv("LLAVA_MNIST_LOSS_LOG", log, 1) }
+            let s = try model.session()
+            try s.loadMNIST(split: .train, path: data)
+            var (options, kind) = preset.options
+            if let steps { options.steps = steps }
+            if let lr { options.optimizer.lr = Float(lr) }
+            if let batch { options.batch = batch }
+            if let schedule { options.schedule = LRSchedule(rawValue: schedule)! }
+            if let shift { options.shift = shift }
+            options.seed = UInt64(truncatingIfNeeded: seed)
+            let dim = try s.model().model.config.dim
+            var optimizer: AdamW?
+            var done = 0
+            if resume {
+                let (p, _) = try Checkpoint.load(out, width: dim)
+                let opt = try Checkpoint.loadOptimizer(for: out, projector: p)
+                s.projector = p
+                optimizer = opt
+                done = opt.step
+                print("resuming \(out) at step \(done) of \(options.steps)")
+            } else {
+                s.projector = Projector(kind: projectorKind ?? kind, outputSize: dim, hiddenSize: 1024, seed: UInt64(truncatingIfNeeded: seed))
+                s.projectorOrigin = "fresh (seed \(seed))"
+            }
+            let t = try s.startTraining(options, optimizer: optimizer, stepsDone: done)
+            print("training \(s.projector!.kind.rawValue) projector on \(t.data.source): \(options.steps) steps, batch \(options.batch), "
+                  + "lr \(options.optimizer.lr) (\(options.schedule.rawValue)), shift \(options.shift), seed \(seed), format \(try s.chatFormat().rawValue)")
+            let remaining = options.steps - done
+            if remaining > 0 { try s.train(TrainOptions(steps: remaining, learningRate: Double(options.optimizer.lr), batch: options.batch, seed: seed, every: every)) }
+            try s.saveProjector(out)
+            if t.stepsDone < options.steps {
+                print("resume with: llava-mnist train --resume --out \(out) --steps \(options.steps) --seed \(seed)"
+                      + (lr.map { " --lr \($0)" } ?? "") + (batch.map { " --batch \($0)" } ?? "") + " --preset \(preset.rawValue)")
+            }
+        }
+    }
+}
