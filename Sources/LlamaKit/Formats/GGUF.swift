@@ -56,7 +56,9 @@ public struct TensorView: @unchecked Sendable {
 
     /// The tensor's values dequantized to float32, row-major.
     public func toFloats() -> [Float] {
-        [Float](unsafeUninitializedCapacity: elementCount) { buf, n in
+        // An empty buffer may have no base address: a zero-size tensor is legal GGUF.
+        if elementCount == 0 { return [] }
+        return [Float](unsafeUninitializedCapacity: elementCount) { buf, n in
             dequantize(type, data, into: buf.baseAddress!, count: elementCount)
             n = elementCount
         }
@@ -75,9 +77,11 @@ public final class GGUFFile: @unchecked Sendable {
     public let dataOffset: Int
     let file: MappedFile
 
-    /// Largest accepted element count of one array or string: hostile headers cannot make
-    /// us allocate more than the file could possibly describe.
+    /// ggml's GGML_MAX_DIMS.
     static let maxDims = 4
+    /// Largest accepted dimension and element count of one tensor (2^40, about 4 TB of F32):
+    /// keeps every later size computation far from overflow.
+    static let maxElements = 1 << 40
 
     public convenience init(path: String) throws {
         try self.init(file: MappedFile(path: path))
@@ -87,41 +91,59 @@ public final class GGUFFile: @unchecked Sendable {
         self.file = file
         path = file.path
         var r = ByteReader(file)
+        r.part = "header"
         guard file.size >= 4 else { throw FormatError(path, "not a GGUF file (only \(file.size) bytes)") }
         let magic = try r.read(UInt32.self)
         guard magic == 0x4655_4747 else { throw FormatError(path, "not a GGUF file (bad magic)") }
         version = try r.read(UInt32.self)
         guard version == 2 || version == 3 else {
+            // A big-endian file (gguf-py --bigendian) shows its version byte-swapped.
+            let swapped = version.byteSwapped
+            if swapped == 2 || swapped == 3 { throw FormatError(path, "big-endian GGUF files are not supported") }
             throw FormatError(path, "unsupported GGUF version \(version) (2 and 3 are supported)")
         }
         let nTensors = try r.read(UInt64.self)
         let nKV = try r.read(UInt64.self)
-        // Each key/value takes at least 8+4+1 bytes and each tensor info at least 8+4+4+8.
+        // Bound the counts by the file size before anything is allocated: each key/value takes
+        // at least 8+4+1 bytes and each tensor info at least 8+4+8+4+8.
         guard nKV <= UInt64(r.remaining / 13) else { throw FormatError(path, "corrupt header: \(nKV) metadata entries cannot fit in the file") }
-        guard nTensors <= UInt64(r.remaining / 24) else { throw FormatError(path, "corrupt header: \(nTensors) tensors cannot fit in the file") }
+        guard nTensors <= UInt64(r.remaining / 32) else { throw FormatError(path, "corrupt header: \(nTensors) tensors cannot fit in the file") }
 
+        r.part = "metadata"
         var keys: [String] = []
         var meta: [String: GGUFValue] = [:]
         for _ in 0..<nKV {
             let key = try Self.readString(&r, path)
             let type = try r.read(UInt32.self)
-            meta[key] = try Self.readValue(&r, type: type, path: path, depth: 0)
+            let value = try Self.readValue(&r, type: type, path: path, depth: 0)
+            // ggml refuses duplicates too: which of two values is meant cannot be known.
+            guard meta.updateValue(value, forKey: key) == nil else { throw FormatError(path, "corrupt metadata: duplicate key '\(key)'") }
             keys.append(key)
         }
         metadataKeys = keys
         metadata = meta
 
-        let align = meta["general.alignment"]?.int ?? 32
-        guard align > 0, align <= 1 << 20, align & (align - 1) == 0 else {
+        var align = 32
+        if let a = meta["general.alignment"] {
+            guard let v = a.int else { throw FormatError(path, "general.alignment is not an integer") }
+            align = v
+        }
+        guard align > 0, align & (align - 1) == 0 else {
             throw FormatError(path, "general.alignment \(align) is not a power of two")
         }
+        guard align <= 1 << 20 else { throw FormatError(path, "general.alignment \(align) is implausibly large") }
         alignment = align
 
+        r.part = "tensor infos"
         struct Info { let name: String; let type: GGMLType; let shape: [Int]; let offset: UInt64 }
         var infos: [Info] = []
-        infos.reserveCapacity(Int(nTensors))
+        // The count is bounded by the file size, but a large file could still claim millions of
+        // tiny infos: reserve a modest amount and let real reads grow the array.
+        infos.reserveCapacity(Int(min(nTensors, 1 << 16)))
+        var names = Set<String>()
         for _ in 0..<nTensors {
             let name = try Self.readString(&r, path)
+            guard names.insert(name).inserted else { throw FormatError(path, "corrupt tensor infos: duplicate tensor name '\(name)'") }
             let nDims = try r.read(UInt32.self)
             guard nDims >= 1, nDims <= UInt32(Self.maxDims) else {
                 throw FormatError(path, "tensor '\(name)' has \(nDims) dimensions (1 to \(Self.maxDims) allowed)")
@@ -129,7 +151,7 @@ public final class GGUFFile: @unchecked Sendable {
             var shape: [Int] = []
             for _ in 0..<nDims {
                 let d = try r.read(UInt64.self)
-                guard d <= UInt64(1) << 40 else { throw FormatError(path, "tensor '\(name)' has an absurd dimension \(d)") }
+                guard d <= UInt64(Self.maxElements) else { throw FormatError(path, "tensor '\(name)' has an absurd dimension \(d)") }
                 shape.append(Int(d))
             }
             let rawType = try r.read(UInt32.self)
@@ -141,23 +163,28 @@ public final class GGUFFile: @unchecked Sendable {
         dataOffset = (r.offset + align - 1) / align * align
 
         var views: [TensorView] = []
+        views.reserveCapacity(infos.count)
         for info in infos {
             let (count, overflow) = info.shape.reduce((1, false)) { acc, d in
                 let (m, o) = acc.0.multipliedReportingOverflow(by: d); return (m, acc.1 || o)
             }
-            guard !overflow, count <= 1 << 40 else { throw FormatError(path, "tensor '\(info.name)' has too many elements") }
+            guard !overflow, count <= Self.maxElements else { throw FormatError(path, "tensor '\(info.name)' has too many elements") }
             guard info.type.isSupported else {
                 throw FormatError(path, "tensor '\(info.name)' has type \(info.type) which is not supported (supported: \(GGMLType.supportedNames))")
             }
             guard info.shape[0] % info.type.blockSize == 0 else {
                 throw FormatError(path, "tensor '\(info.name)': row length \(info.shape[0]) is not a multiple of the \(info.type) block size \(info.type.blockSize)")
             }
-            let bytes = count / info.type.blockSize * info.type.typeSize
-            guard info.offset <= UInt64(Int.max - dataOffset) else { throw FormatError(path, "tensor '\(info.name)' has an offset beyond the file") }
-            let start = dataOffset + Int(info.offset)
-            guard start <= file.size, bytes <= file.size - start else {
-                throw FormatError(path, "tensor '\(info.name)' (\(bytes) bytes at offset \(start)) lies beyond the end of the file (\(file.size) bytes): truncated or corrupt")
+            guard info.offset % UInt64(align) == 0 else {
+                throw FormatError(path, "tensor '\(info.name)' has data offset \(info.offset), not a multiple of the alignment \(align)")
             }
+            let bytes = count / info.type.blockSize * info.type.typeSize
+            // In UInt64 so a hostile offset near 2^64 cannot overflow (the build is -Ounchecked).
+            let available = UInt64(max(0, file.size - dataOffset))
+            guard info.offset <= available, UInt64(bytes) <= available - info.offset else {
+                throw FormatError(path, "tensor '\(info.name)' (\(bytes) bytes at data offset \(info.offset)) lies beyond the end of the file (\(file.size) bytes, data from \(dataOffset)): truncated or corrupt")
+            }
+            let start = dataOffset + Int(info.offset)
             views.append(TensorView(name: info.name, type: info.type, shape: info.shape,
                                     data: file.base + start, byteCount: bytes, owner: file))
         }
@@ -171,7 +198,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     static func readString(_ r: inout ByteReader, _ path: String) throws -> String {
         let n = try r.read(UInt64.self)
-        guard n <= UInt64(r.remaining) else { throw FormatError(path, "truncated or corrupt: a string of \(n) bytes at offset \(r.offset - 8) runs past the end of the file") }
+        guard n <= UInt64(r.remaining) else { throw FormatError(path, "truncated or corrupt\(r.part.map { " \($0)" } ?? ""): a string of \(n) bytes at offset \(r.offset - 8) runs past the end of the file") }
         let b = try r.readBytes(Int(n))
         return String(decoding: b, as: UTF8.self)
     }
@@ -208,7 +235,8 @@ public final class GGUFFile: @unchecked Sendable {
                 throw FormatError(path, "corrupt metadata: an array of \(count) elements cannot fit in the file")
             }
             var out: [GGUFValue] = []
-            out.reserveCapacity(Int(count))
+            // Bounded by the bytes left, not by what a reservation of boxed values would cost.
+            out.reserveCapacity(Int(min(count, 1 << 16)))
             for _ in 0..<count { out.append(try readValue(&r, type: elemType, path: path, depth: depth + 1)) }
             return .array(out)
         case 10: return .uint(try r.read(UInt64.self))

@@ -54,6 +54,9 @@ public final class MappedFile: @unchecked Sendable {
 struct ByteReader {
     let file: MappedFile
     var offset: Int
+    /// The part of the file being parsed ("header", "metadata", …), named in truncation errors
+    /// so a user can tell a cut-off download from a corrupt field.
+    var part: String?
 
     init(_ file: MappedFile, offset: Int = 0) {
         self.file = file
@@ -62,10 +65,14 @@ struct ByteReader {
 
     var remaining: Int { file.size - offset }
 
+    /// The error for a read of `count` bytes that would run past the end of the file.
+    func truncated(_ count: Int) -> FormatError {
+        let whereText = part.map { " in the \($0)" } ?? ""
+        return FormatError(file.path, "truncated\(whereText): needs bytes \(offset)..<\(offset &+ count) but the file has \(file.size)")
+    }
+
     mutating func read<T: FixedWidthInteger>(_: T.Type) throws -> T {
-        let n = MemoryLayout<T>.size
-        let b = try file.bytes(at: offset, count: n)
-        offset += n
+        let b = try readBytes(MemoryLayout<T>.size)
         return T(littleEndian: b.loadUnaligned(as: T.self))
     }
 
@@ -73,6 +80,7 @@ struct ByteReader {
     mutating func readF64() throws -> Double { Double(bitPattern: try read(UInt64.self)) }
 
     mutating func readBytes(_ count: Int) throws -> UnsafeRawBufferPointer {
+        guard count >= 0, count <= remaining else { throw truncated(count) }
         let b = try file.bytes(at: offset, count: count)
         offset += count
         return b

@@ -55,19 +55,22 @@ public final class SafeTensorsFile: @unchecked Sendable {
             }
             var shape: [Int] = []
             for d in shapeAny {
-                guard let v = (d as? NSNumber)?.int64Value, v >= 0, v <= 1 << 40 else {
+                guard let v = Self.integer(d), v >= 0, v <= 1 << 40 else {
                     throw FormatError(path, "tensor '\(name)' has an invalid shape")
                 }
                 shape.append(Int(v))
             }
-            guard let b = (offs[0] as? NSNumber)?.int64Value, let e = (offs[1] as? NSNumber)?.int64Value,
-                  b >= 0, e >= b, Int64(dataStart) + e <= Int64(file.size) else {
+            // Compared as `e <= size - dataStart`, never `dataStart + e`: a hostile offset near
+            // 2^63 would wrap silently in this -Ounchecked build.
+            guard let b = Self.integer(offs[0]), let e = Self.integer(offs[1]),
+                  b >= 0, e >= b, e <= Int64(file.size - dataStart) else {
                 throw FormatError(path, "tensor '\(name)' has data offsets beyond the end of the file: truncated or corrupt")
             }
             let (count, overflow) = shape.reduce((1, false)) { acc, d in
                 let (m, o) = acc.0.multipliedReportingOverflow(by: d); return (m, acc.1 || o)
             }
-            guard !overflow, count * type.typeSize == Int(e - b) else {
+            let (bytes, overflow2) = count.multipliedReportingOverflow(by: type.typeSize)
+            guard !overflow, !overflow2, bytes == Int(e - b) else {
                 throw FormatError(path, "tensor '\(name)': shape \(shape) does not match its \(e - b) data bytes")
             }
             views.append(TensorView(name: name, type: type, shape: shape.isEmpty ? [1] : shape.reversed(),
@@ -75,6 +78,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         tensors = views
         metadata = meta
+    }
+
+    /// A JSON number that is a whole number representable as Int64 (not 1.5, not 1e30).
+    static func integer(_ any: Any) -> Int64? {
+        if let i = any as? Int { return Int64(i) }
+        guard let n = any as? NSNumber else { return nil }
+        let d = n.doubleValue
+        guard d.rounded() == d, abs(d) < 9.0e18 else { return nil }
+        return n.int64Value
     }
 
     static func ggmlType(_ dtype: String) -> GGMLType? {
@@ -101,12 +113,18 @@ public struct SafeTensorsFolder: @unchecked Sendable {
         let fm = FileManager.default
         let index = (path as NSString).appendingPathComponent("model.safetensors.index.json")
         var names: [String]
+        var weightMap: [String: String] = [:]
         if fm.fileExists(atPath: index) {
             guard let data = fm.contents(atPath: index),
                   let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                   let map = obj["weight_map"] as? [String: String] else {
                 throw FormatError(index, "not a valid safetensors index (no weight_map)")
             }
+            // Shards are files of this folder: a name with a slash would read elsewhere.
+            if let bad = map.values.first(where: { $0.contains("/") }) {
+                throw FormatError(index, "shard name '\(bad)' is not a file name in this folder")
+            }
+            weightMap = map
             names = Array(Set(map.values)).sorted()
         } else {
             let all = (try? fm.contentsOfDirectory(atPath: path)) ?? []
@@ -115,7 +133,20 @@ public struct SafeTensorsFolder: @unchecked Sendable {
         guard !names.isEmpty else { throw FormatError(path, "no .safetensors files in this folder") }
         files = try names.map { try SafeTensorsFile(path: (path as NSString).appendingPathComponent($0)) }
         var all: [String: TensorView] = [:]
-        for f in files { for t in f.tensors { all[t.name] = t } }
+        for f in files {
+            for t in f.tensors {
+                // Two shards with the same tensor: which one is meant cannot be known.
+                guard all.updateValue(t, forKey: t.name) == nil else {
+                    throw FormatError(f.path, "tensor '\(t.name)' is also in another shard of this folder")
+                }
+            }
+        }
+        // The index must agree with the shards, or a wrong or partial download goes unnoticed.
+        for (name, shard) in weightMap.sorted(by: { $0.key < $1.key }) {
+            guard let t = all[name], (t.owner as? MappedFile)?.path == (path as NSString).appendingPathComponent(shard) else {
+                throw FormatError(index, "the index puts tensor '\(name)' in \(shard), but that shard does not have it")
+            }
+        }
         tensors = all
     }
 }

@@ -93,6 +93,10 @@ public struct LlamaConfig: Sendable, Equatable {
     }
 
     func validate(_ path: String) throws {
+        // Checked first: a zero here would divide by zero below (a trap, or worse under -Ounchecked).
+        guard kvHeads > 0, headDim > 0, vocabSize > 0 else {
+            throw FormatError(path, "implausible model shape (KV heads \(kvHeads), head_dim \(headDim), vocab \(vocabSize))")
+        }
         guard heads % kvHeads == 0 else { throw FormatError(path, "\(heads) attention heads are not a multiple of \(kvHeads) KV heads") }
         guard headDim % 2 == 0, headDim <= 1024, dim <= 65536, hiddenDim <= 1 << 20, layers <= 1024, vocabSize <= 1 << 22 else {
             throw FormatError(path, "implausible model shape (dim \(dim), head_dim \(headDim), layers \(layers), vocab \(vocabSize))")

@@ -69,7 +69,7 @@ extension LlamaWeights {
     static func load(config c: LlamaConfig, path: String, pairing: RoPEPairing,
                      lookup: (TensorName) -> TensorView?) throws -> LlamaWeights {
         func get(_ n: TensorName, rows: Int, cols: Int) throws -> TensorView {
-            guard let t = lookup(n) else { throw FormatError(path, "missing tensor \(pairing == .adjacent ? n.gguf : n.hf("")) ") }
+            guard let t = lookup(n) else { throw FormatError(path, "missing tensor \(pairing == .adjacent ? n.gguf : n.hf(""))") }
             guard t.rows == rows, t.cols == cols else {
                 throw FormatError(path, "tensor \(t.name) has shape \(t.rows)×\(t.cols), expected \(rows)×\(cols)")
             }
@@ -93,7 +93,8 @@ extension LlamaWeights {
         }
         let embedding = try get(.tokenEmbedding, rows: c.vocabSize, cols: c.dim)
         let output = c.tiedEmbeddings ? embedding : try get(.output, rows: c.vocabSize, cols: c.dim)
-        let freqs = lookup(.ropeFreqs).map { $0.toFloats() }
+        // One divisor per rotated pair; a wrong length would scale only some frequencies.
+        let freqs = try lookup(.ropeFreqs).map { _ in try vec(.ropeFreqs, c.headDim / 2) }
         return LlamaWeights(tokenEmbedding: embedding, layers: layers, outputNorm: try vec(.outputNorm, c.dim),
                             output: output, ropeFreqDivisors: freqs, ropePairing: pairing)
     }

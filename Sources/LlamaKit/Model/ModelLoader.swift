@@ -43,7 +43,7 @@ public enum ModelLoader {
         let weights = try LlamaWeights.load(config: config, path: path, pairing: .adjacent) { byName[$0.gguf] }
         var tokenizer: (any Tokenizer)?
         var problem: FormatError?
-        do { tokenizer = try TokenizerLoader.fromGGUF(gguf) } catch let e as FormatError { problem = e }
+        do { tokenizer = try TokenizerLoader.fromGGUF(gguf) } catch { problem = tokenizerFailure(error, path: path) }
         return LoadedModel(path: path, format: "gguf", model: LlamaModel(config: config, weights: weights),
                            tokenizer: tokenizer, tokenizerProblem: problem,
                            chatTemplate: gguf.metadata["tokenizer.chat_template"]?.string, gguf: gguf)
@@ -64,10 +64,16 @@ public enum ModelLoader {
         let weights = try LlamaWeights.load(config: config, path: dir, pairing: .halves) { folder.tensors[$0.hf(pre)] }
         var tokenizer: (any Tokenizer)?
         var problem: FormatError?
-        do { tokenizer = try TokenizerLoader.fromFolder(dir) } catch let e as FormatError { problem = e }
+        do { tokenizer = try TokenizerLoader.fromFolder(dir) } catch { problem = tokenizerFailure(error, path: dir) }
         let template = readChatTemplate(dir)
         return LoadedModel(path: dir, format: "safetensors", model: LlamaModel(config: config, weights: weights),
                            tokenizer: tokenizer, tokenizerProblem: problem, chatTemplate: template, gguf: nil)
+    }
+
+    /// Any tokenizer failure becomes the `tokenizerProblem`: the weights are usable by token id
+    /// either way, so a broken tokenizer must not make the whole model fail to load.
+    static func tokenizerFailure(_ error: Error, path: String) -> FormatError {
+        error as? FormatError ?? FormatError(path, "cannot read the tokenizer (\(error)); id-only commands still work")
     }
 
     /// `chat_template` from tokenizer_config.json, or a chat_template.jinja file.
