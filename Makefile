@@ -1,0 +1,29 @@
+# LlavaMNIST: the two commands of the README, and their parts.
+#   make reproduce   set up, build, and replay the seed's README experiment (train, then evaluate)
+#   make test        set up, then run the whole test suite
+.PHONY: setup build test reproduce ask bench clean
+SHELL := /bin/bash
+
+BIN := .build/release/llava-mnist
+
+setup:
+	bash scripts/setup.sh
+
+build: setup
+	swift build -c release
+
+test: setup
+	swift test 2>&1 | tee .build-test.log; exit $${PIPESTATUS[0]}
+
+reproduce: build
+	$(BIN) train --preset seed --out projector.safetensors
+	$(BIN) eval --projector projector.safetensors --n 1000 --greedy
+
+ask: build
+	$(BIN) ask "What is the capital of France?"
+
+bench: build
+	$(BIN) bench
+
+clean:
+	rm -rf .build .build-*
