@@ -52,9 +52,12 @@ final class CapturedRunner {
     var err = ""
     let runner: Runner
 
+    /// What commands printed live (run mode).
+    let live = RecordingDisplay()
+
     init(_ options: RunnerOptions) {
         var box: CapturedRunner!
-        let console = RunnerConsole(out: { box.out += $0 + "\n" }, err: { box.err += $0 + "\n" }, live: nil, styled: false)
+        let console = RunnerConsole(out: { box.out += $0 + "\n" }, err: { box.err += $0 + "\n" }, live: live, styled: false)
         runner = Runner(options: options, console: console)
         box = self
     }

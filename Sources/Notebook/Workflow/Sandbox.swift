@@ -50,6 +50,8 @@ public struct Sandbox: Sendable, Equatable {
     /// Throws when a path of `statement` leaves the allowed folders. `base` is the folder
     /// relative paths are taken from (the workflow's).
     public func check(_ statement: Statement, relativeTo base: String?) throws {
+        var statement = statement
+        while case .time(let inner) = statement { statement = inner }  // name the command that opens the file
         for (path, use) in Self.paths(of: statement) {
             let resolved = Self.resolve(path, relativeTo: base)
             guard allows(resolved) else {
