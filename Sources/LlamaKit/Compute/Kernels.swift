@@ -68,13 +68,13 @@ func rmsnormBackward(_ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Fl
 /// adjacent dims (2i, 2i+1) pair instead. Both give the same attention scores.
 public enum RoPEPairing: Sendable { case halves, adjacent }
 
-/// Rotates `heads` heads of size `hd` at each of `rows` positions in place.
-/// `cos`/`sin` are [position][hd/2] tables; `positions[r]` is row r's position.
-func ropeForward(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, hd: Int, positions: Int,
+/// Rotates `heads` heads of size `hd` at each of `rows` rows in place; row r is at
+/// position `positions[r]`. `cos`/`sin` are [position][hd/2] tables.
+func ropeForward(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, hd: Int, positions: [Int],
                  cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, pairing: RoPEPairing, inverse: Bool = false) {
     let half = hd / 2
     for r in 0..<rows {
-        let c = cos + (positions + r) * half, s = sin + (positions + r) * half
+        let c = cos + positions[r] * half, s = sin + positions[r] * half
         for h in 0..<heads {
             let v = x + (r * heads + h) * hd
             for i in 0..<half {
@@ -89,7 +89,7 @@ func ropeForward(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, hd: In
 }
 
 /// RoPE is a rotation, so its backward is the inverse rotation of the gradient.
-func ropeBackward(_ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int, hd: Int, positions: Int,
+func ropeBackward(_ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int, hd: Int, positions: [Int],
                   cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, pairing: RoPEPairing) {
     ropeForward(dx, rows: rows, heads: heads, hd: hd, positions: positions, cos: cos, sin: sin,
                 pairing: pairing, inverse: true)

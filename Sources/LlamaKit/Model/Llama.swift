@@ -64,17 +64,28 @@ public final class LlamaModel: @unchecked Sendable {
     /// Ctrl-C stops the pass between layers (training turns this off and stops between steps).
     public func forward(_ x: [Float], cache: KVCache, logitRows: [Int], tape: ForwardTape? = nil, interruptible: Bool = true,
                         trace: ((String, Int, UnsafeBufferPointer<Float>) -> Void)? = nil) throws -> [Float] {
+        let n = x.count / config.dim
+        return try forward(x, cache: cache, layout: .sequence(start: cache.count, rows: n), logitRows: logitRows,
+                           tape: tape, interruptible: interruptible, trace: trace)
+    }
+
+    /// The forward pass for rows placed in the cache by `layout` (one sequence, or a batch of
+    /// sequences after a shared prefix).
+    public func forward(_ x: [Float], cache: KVCache, layout: RowLayout, logitRows: [Int], tape: ForwardTape? = nil,
+                        interruptible: Bool = true, trace: ((String, Int, UnsafeBufferPointer<Float>) -> Void)? = nil) throws -> [Float] {
         let c = config, d = c.dim
         let n = x.count / d
-        precondition(x.count == n * d && n > 0, "forward: input is not n × dim")
-        let p0 = cache.count
-        try cache.reserve(p0 + n)
-        ensureRoPE(positions: p0 + n)
-        tape?.begin(config: c, rows: n, start: p0)
+        precondition(x.count == n * d && n > 0 && layout.rows == n, "forward: input is not n × dim, or the layout has another row count")
+        try cache.reserve(layout.endSlot)
+        ensureRoPE(positions: layout.endPosition)
+        tape?.begin(config: c, layout: layout)
+        let maxVisible = layout.maxVisible
 
         var h = x                                                  // residual stream (n, dim)
         var xb = [Float](repeating: 0, count: n * d)
         var q = [Float](repeating: 0, count: n * c.qDim)
+        var k = [Float](repeating: 0, count: n * c.kvDim)
+        var v = [Float](repeating: 0, count: n * c.kvDim)
         var att = [Float](repeating: 0, count: n * c.qDim)
         var gate = [Float](repeating: 0, count: n * c.hiddenDim)
         var up = [Float](repeating: 0, count: n * c.hiddenDim)
@@ -84,32 +95,33 @@ public final class LlamaModel: @unchecked Sendable {
         for l in 0..<c.layers {
             let w = weights.layers[l]
             tape?.layers[l].input = h
-            // attention block: xb = rmsnorm(h)
+            // attention block: xb = rmsnorm(h); q, k, v = projections; rope; cache ← k, v
             rmsnormForward(&xb, &rstd, h, w.attnNorm, rows: n, d: d, eps: c.normEps)
             tape?.layers[l].rstd1 = rstd
             matmul(&q, xb, n: n, w.wq)                                 // (n, qDim)
-            let kRows = cache.keys[l] + p0 * c.kvDim, vRows = cache.values[l] + p0 * c.kvDim
-            xb.withUnsafeBufferPointer { xbp in
-                matmul(kRows, xbp.baseAddress!, n: n, w.wk)            // (n, kvDim) straight into the cache
-                matmul(vRows, xbp.baseAddress!, n: n, w.wv)
-            }
+            matmul(&k, xb, n: n, w.wk)                                 // (n, kvDim)
+            matmul(&v, xb, n: n, w.wv)
             ropeCos.withUnsafeBufferPointer { cp in ropeSin.withUnsafeBufferPointer { sp in
-                ropeForward(&q, rows: n, heads: c.heads, hd: c.headDim, positions: p0, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
-                ropeForward(kRows, rows: n, heads: c.kvHeads, hd: c.headDim, positions: p0, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
+                ropeForward(&q, rows: n, heads: c.heads, hd: c.headDim, positions: layout.positions, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
+                ropeForward(&k, rows: n, heads: c.kvHeads, hd: c.headDim, positions: layout.positions, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
             }}
+            for r in 0..<n {
+                (cache.keys[l] + layout.slots[r] * c.kvDim).update(from: k.withUnsafeBufferPointer { $0.baseAddress! + r * c.kvDim }, count: c.kvDim)
+                (cache.values[l] + layout.slots[r] * c.kvDim).update(from: v.withUnsafeBufferPointer { $0.baseAddress! + r * c.kvDim }, count: c.kvDim)
+            }
             if tape != nil {
-                var probs = [Float](repeating: 0, count: c.heads * n * (p0 + n))
-                attention(out: &att, q: q, cache: cache, layer: l, rows: n, start: p0, probs: &probs)
+                var probs = [Float](repeating: 0, count: c.heads * n * maxVisible)
+                attention(out: &att, q: q, cache: cache, layer: l, layout: layout, probs: &probs, stride: maxVisible)
                 tape!.layers[l].probs = probs
             } else {
-                attention(out: &att, q: q, cache: cache, layer: l, rows: n, start: p0, probs: nil)
+                attention(out: &att, q: q, cache: cache, layer: l, layout: layout, probs: nil, stride: maxVisible)
             }
             if let t = tape { t.layers[l].xb1 = xb; t.layers[l].q = q; t.layers[l].att = att }
             matmul(&hb, att, n: n, w.wo)                               // (n, dim)
             h.withUnsafeMutableBufferPointer { hp in axpy(1, hb, hp.baseAddress!, n * d) }
             tape?.layers[l].mid = h
 
-            // feed-forward block: h += down(silu(gate(xb)) ⊙ up(xb)), xb = rmsnorm(h)
+            // feed-forward block: xb = rmsnorm(h); h += down(silu(gate(xb)) ⊙ up(xb))
             rmsnormForward(&xb, &rstd, h, w.ffnNorm, rows: n, d: d, eps: c.normEps)
             tape?.layers[l].rstd2 = rstd
             matmul(&gate, xb, n: n, w.gate)                            // (n, hidden)
@@ -122,7 +134,7 @@ public final class LlamaModel: @unchecked Sendable {
             if let trace { h.withUnsafeBufferPointer { trace("residual", l, $0) } }
             if interruptible && l % 4 == 3 { try Interrupt.check() }
         }
-        cache.count = p0 + n
+        cache.count = max(cache.count, layout.endSlot)
         tape?.final = h
 
         // final norm and output head, only where logits are needed
@@ -139,27 +151,28 @@ public final class LlamaModel: @unchecked Sendable {
         return logits
     }
 
-    /// Causal grouped-query attention of `rows` new queries (positions start..<start+rows)
-    /// over the cache. Query head h reads KV head h / (heads / kvHeads).
+    /// Causal grouped-query attention of the new rows over the cache: row r sees the slots
+    /// its layout allows. Query head h reads KV head h / (heads / kvHeads). Saves the
+    /// probabilities ([head][row][stride]) when asked.
     func attention(out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, cache: KVCache, layer: Int,
-                   rows: Int, start: Int, probs: UnsafeMutablePointer<Float>?) {
+                   layout: RowLayout, probs: UnsafeMutablePointer<Float>?, stride: Int) {
         let c = config, hd = c.headDim, group = c.heads / c.kvHeads
         let scale = 1 / Float(hd).squareRoot()
         let keys = cache.keys[layer], values = cache.values[layer]
-        let total = start + rows
+        let rows = layout.rows
         Parallel.chunks(rows * c.heads) { j0, j1 in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: total)
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(stride, 1))
             defer { scores.deallocate() }
             for j in j0..<j1 {
                 let r = j / c.heads, h = j % c.heads, kvh = h / group
                 let qv = q + r * c.qDim + h * hd
-                let span = start + r + 1                               // causal: positions 0...start+r
-                for t in 0..<span { scores[t] = dot(qv, keys + t * c.kvDim + kvh * hd, hd) * scale }
+                let span = layout.visible(r)
+                for t in 0..<span { scores[t] = dot(qv, keys + layout.slot(r, t) * c.kvDim + kvh * hd, hd) * scale }
                 softmax(scores, span)
                 let o = out + r * c.qDim + h * hd
                 o.initialize(repeating: 0, count: hd)
-                for t in 0..<span { axpy(scores[t], values + t * c.kvDim + kvh * hd, o, hd) }
-                if let probs { (probs + (h * rows + r) * total).update(from: scores, count: span) }
+                for t in 0..<span { axpy(scores[t], values + layout.slot(r, t) * c.kvDim + kvh * hd, o, hd) }
+                if let probs { (probs + (h * rows + r) * stride).update(from: scores, count: span) }
             }
         }
     }

@@ -38,6 +38,9 @@ extension LlamaModel {
         var dq = [Float](repeating: 0, count: n * c.qDim)
         var dk = [Float](repeating: 0, count: n * c.kvDim)
         var dv = [Float](repeating: 0, count: n * c.kvDim)
+        // which new row wrote each cache slot (-1: a constant, e.g. the shared prefix)
+        var rowOfSlot = [Int](repeating: -1, count: tape.layout.endSlot)
+        for (r, slot) in tape.layout.slots.enumerated() { rowOfSlot[slot] = r }
 
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
             let w = weights.layers[l], t = tape.layers[l]
@@ -52,10 +55,10 @@ extension LlamaModel {
             // attention block
             zero(&datt); matmulBackward(&datt, dh, n: n, w.wo)
             attentionBackward(dq: &dq, dk: &dk, dv: &dv, datt: datt, q: t.q, probs: t.probs,
-                              cache: cache, layer: l, rows: n, start: tape.start)
+                              cache: cache, layer: l, layout: tape.layout, rowOfSlot: rowOfSlot)
             ropeCos.withUnsafeBufferPointer { cp in ropeSin.withUnsafeBufferPointer { sp in
-                ropeBackward(&dq, rows: n, heads: c.heads, hd: c.headDim, positions: tape.start, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
-                ropeBackward(&dk, rows: n, heads: c.kvHeads, hd: c.headDim, positions: tape.start, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
+                ropeBackward(&dq, rows: n, heads: c.heads, hd: c.headDim, positions: tape.layout.positions, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
+                ropeBackward(&dk, rows: n, heads: c.kvHeads, hd: c.headDim, positions: tape.layout.positions, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
             }}
             zero(&dxb)
             matmulBackward(&dxb, dq, n: n, w.wq)
@@ -67,43 +70,49 @@ extension LlamaModel {
     }
 
     /// Mirror of `attention`: from dL/d(attention output) to dL/dq of the new rows and
-    /// dL/dk, dL/dv of the new rows' cache entries (the prefix's are constants).
+    /// dL/dk, dL/dv of the cache slots they wrote (other slots are constants).
     /// Work is split by KV head so that each worker owns its dk/dv columns.
     func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                            datt: UnsafePointer<Float>, q: UnsafePointer<Float>, probs: UnsafePointer<Float>,
-                           cache: KVCache, layer: Int, rows: Int, start: Int) {
+                           cache: KVCache, layer: Int, layout: RowLayout, rowOfSlot: [Int]) {
         let c = config, hd = c.headDim, group = c.heads / c.kvHeads
         let scale = 1 / Float(hd).squareRoot()
         let keys = cache.keys[layer], values = cache.values[layer]
-        let total = start + rows
+        let rows = layout.rows, stride = layout.maxVisible
         dq.initialize(repeating: 0, count: rows * c.qDim)
         dk.initialize(repeating: 0, count: rows * c.kvDim)
         dv.initialize(repeating: 0, count: rows * c.kvDim)
+        rowOfSlot.withUnsafeBufferPointer { owner in
         Parallel.chunks(c.kvHeads) { g0, g1 in
-            let dp = UnsafeMutablePointer<Float>.allocate(capacity: total)
+            let dp = UnsafeMutablePointer<Float>.allocate(capacity: max(stride, 1))
             defer { dp.deallocate() }
             for kvh in g0..<g1 {
                 for h in (kvh * group)..<((kvh + 1) * group) {
                     for r in 0..<rows {
-                        let p = probs + (h * rows + r) * total
+                        let p = probs + (h * rows + r) * stride
                         let dout = datt + r * c.qDim + h * hd
                         let qv = q + r * c.qDim + h * hd
-                        let span = start + r + 1
+                        let span = layout.visible(r)
                         var sum: Float = 0
                         for t in 0..<span {
-                            dp[t] = dot(dout, values + t * c.kvDim + kvh * hd, hd)
+                            let slot = layout.slot(r, t)
+                            dp[t] = dot(dout, values + slot * c.kvDim + kvh * hd, hd)
                             sum += p[t] * dp[t]
-                            if t >= start { axpy(p[t], dout, dv + (t - start) * c.kvDim + kvh * hd, hd) }
+                            let w = owner[slot]
+                            if w >= 0 { axpy(p[t], dout, dv + w * c.kvDim + kvh * hd, hd) }
                         }
                         let dqv = dq + r * c.qDim + h * hd
                         for t in 0..<span {
+                            let slot = layout.slot(r, t)
                             let ds = p[t] * (dp[t] - sum) * scale
-                            axpy(ds, keys + t * c.kvDim + kvh * hd, dqv, hd)
-                            if t >= start { axpy(ds, qv, dk + (t - start) * c.kvDim + kvh * hd, hd) }
+                            axpy(ds, keys + slot * c.kvDim + kvh * hd, dqv, hd)
+                            let w = owner[slot]
+                            if w >= 0 { axpy(ds, qv, dk + w * c.kvDim + kvh * hd, hd) }
                         }
                     }
                 }
             }
+        }
         }
     }
 }
