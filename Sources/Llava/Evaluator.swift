@@ -8,8 +8,10 @@ public struct EvalOptions: Sendable {
     public var greedy = false
     public var seed: UInt64 = 0
     public var maxTokens = 20
-    public init(greedy: Bool = false, seed: UInt64 = 0, maxTokens: Int = 20) {
-        self.greedy = greedy; self.seed = seed; self.maxTokens = maxTokens
+    /// Images decoded together (one set of matrix products per generated token).
+    public var batchSize = 32
+    public init(greedy: Bool = false, seed: UInt64 = 0, maxTokens: Int = 20, batchSize: Int = 32) {
+        self.greedy = greedy; self.seed = seed; self.maxTokens = maxTokens; self.batchSize = max(1, batchSize)
     }
 }
 
@@ -51,38 +53,84 @@ public struct EvalReport: Sendable {
 
 public enum Evaluator {
     /// Evaluates `projector` on `images` (with their dataset indices), calling `onRow` as
-    /// each is scored. Ctrl-C stops early and returns what was scored.
+    /// each is scored. Images are decoded in batches after the shared prompt prefix, each with
+    /// its own sampler and stop. Ctrl-C stops early and returns what was scored.
     public static func run(model: LlamaModel, tokenizer: any Tokenizer, prompt: MultimodalPrompt, projector: Projector,
                            images: [(index: Int, image: DigitImage)], options: EvalOptions,
                            onRow: (EvalRow) -> Void = { _ in }) throws -> EvalReport {
         let t0 = Clock.now()
         var report = EvalReport()
         let stops = prompt.format.stopTokens(tokenizer).union(tokenizer.eosID.map { [$0] } ?? [])
-        let prefix = KVCache(config: model.config, capacity: prompt.prefixIDs.count + prompt.suffixIDs.count + options.maxTokens + 1)
-        _ = try model.forward(model.embed(prompt.prefixIDs), cache: prefix, logitRows: [])
         let digitEmbeddings: [[Float]] = (0..<10).map { d in prompt.digitTokenID(d).map { model.embed([$0]) } ?? [] }
-        for item in images {
-            guard let label = item.image.label else { continue }
-            let (e, _) = projector.forward(item.image.normalized())
-            prefix.truncate(to: prompt.prefixIDs.count)
-            let sampling = options.greedy ? SamplingParameters.greedy
-                : SamplingParameters.seedEval(seed: options.seed &+ UInt64(item.index) &* 0x9E37_79B9)
-            let gen: Generation
+        let cache = KVCache(config: model.config, capacity: prompt.prefixIDs.count)
+        _ = try model.forward(model.embed(prompt.prefixIDs), cache: cache, logitRows: [])
+        let labelled = images.filter { $0.image.label != nil }
+        var start = 0
+        while start < labelled.count {
+            let chunk = Array(labelled[start..<min(labelled.count, start + options.batchSize)])
+            start += chunk.count
+            let e = projector.forward(chunk.flatMap { $0.image.normalized() }).embeddings
+            let replies: [[Int]]
             do {
-                gen = try model.generate(embeddings: prompt.rowsAfterPrefix(model: model, image: e), cache: prefix,
-                                         maxTokens: options.maxTokens, stopTokens: stops, sampling: sampling)
+                replies = try generateBatch(model: model, prompt: prompt, cache: cache, embeddings: e, count: chunk.count,
+                                            samplers: chunk.map { Sampler(options.greedy ? .greedy : .seedEval(seed: options.seed &+ UInt64($0.index) &* 0x9E37_79B9)) },
+                                            maxTokens: options.maxTokens, stops: stops)
             } catch is Interrupted {
                 report.interrupted = true
                 break
             }
-            let reply = tokenizer.decode(gen.ids, skipSpecial: true)
-            let row = EvalRow(index: item.index, label: label, reply: reply, predicted: Scoring.predictedDigit(reply),
-                              correct: Scoring.isCorrect(reply, label: label), cosine: cosineSimilarity(e, digitEmbeddings[label]))
-            report.rows.append(row)
-            onRow(row)
+            let d = model.config.dim
+            for (b, item) in chunk.enumerated() {
+                let label = item.image.label!
+                let reply = tokenizer.decode(replies[b], skipSpecial: true)
+                let row = EvalRow(index: item.index, label: label, reply: reply, predicted: Scoring.predictedDigit(reply),
+                                  correct: Scoring.isCorrect(reply, label: label),
+                                  cosine: cosineSimilarity(Array(e[(b * d)..<((b + 1) * d)]), digitEmbeddings[label]))
+                report.rows.append(row)
+                onRow(row)
+            }
         }
         report.seconds = Clock.now() - t0
         return report
+    }
+
+    /// Generates replies for `count` image embeddings at once after the cached prefix:
+    /// one forward call per token over the sequences still running.
+    static func generateBatch(model: LlamaModel, prompt: MultimodalPrompt, cache: KVCache, embeddings e: [Float], count: Int,
+                              samplers: [Sampler], maxTokens: Int, stops: Set<Int>) throws -> [[Int]] {
+        let d = model.config.dim, vocab = model.config.vocabSize
+        let prefix = prompt.prefixIDs.count
+        let first = 1 + prompt.suffixIDs.count
+        let stride = first + maxTokens
+        var samplers = samplers
+        cache.truncate(to: prefix)
+        var rows: [Float] = []
+        for b in 0..<count { rows += prompt.rowsAfterPrefix(model: model, image: Array(e[(b * d)..<((b + 1) * d)])) }
+        var lengths = [Int](repeating: 0, count: count)
+        var active = Array(0..<count)
+        var news = [Int](repeating: first, count: count)
+        var replies = [[Int]](repeating: [], count: count)
+        var logits = try model.forward(rows, cache: cache, layout: .batch(prefix: prefix, stride: stride, done: lengths, new: news),
+                                       logitRows: (0..<count).map { $0 * first + first - 1 })
+        for b in 0..<count { lengths[b] = first }
+        while !active.isEmpty {
+            var next: [Int] = [], still: [Int] = []
+            for (i, b) in active.enumerated() {
+                let id = logits.withUnsafeBufferPointer { samplers[b].sample(UnsafeBufferPointer(rebasing: $0[(i * vocab)..<((i + 1) * vocab)])) }
+                replies[b].append(id)
+                if !stops.contains(id) && replies[b].count < maxTokens { still.append(b); next.append(id) }
+            }
+            active = still
+            if active.isEmpty { break }
+            try Interrupt.check()
+            news = [Int](repeating: 0, count: count)
+            for b in active { news[b] = 1 }
+            logits = try model.forward(model.embed(next), cache: cache, layout: .batch(prefix: prefix, stride: stride, done: lengths, new: news),
+                                       logitRows: Array(0..<active.count))
+            for b in active { lengths[b] += 1 }
+        }
+        cache.truncate(to: prefix)
+        return replies
     }
 }
 

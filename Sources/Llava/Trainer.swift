@@ -71,7 +71,7 @@ public final class Trainer: @unchecked Sendable {
         self.options = options
         self.optimizer = optimizer ?? AdamW(settings: options.optimizer, shapes: projector.parameters.map { $0.values.count })
         self.stepsDone = stepsDone
-        prefixCache = KVCache(config: model.config, capacity: prompt.prefixIDs.count + prompt.suffixIDs.count + 16)
+        prefixCache = KVCache(config: model.config, capacity: prompt.prefixIDs.count + options.batch * (prompt.suffixIDs.count + 16))
         _ = try model.forward(model.embed(prompt.prefixIDs), cache: prefixCache, logitRows: [])
     }
 
@@ -87,27 +87,43 @@ public final class Trainer: @unchecked Sendable {
     }
 
     /// Mean loss over `images` and the projector gradients (the `loss`/`grad` commands use it too).
+    /// All examples run as one batch after the shared prefix: one set of matrix products.
     public func lossAndGradients(_ images: [DigitImage]) throws -> (loss: Float, perExample: [Float], grads: [[Float]], dEmbeddings: [Float]) {
         let x = images.flatMap { $0.normalized() }
         let (e, saved) = projector.forward(x)
-        let d = model.config.dim
-        var dE = [Float](repeating: 0, count: e.count)
-        var losses: [Float] = []
-        for (i, img) in images.enumerated() {
-            let answer = prompt.answerIDs(label: img.label ?? 0)
-            let cache = prefixCache
-            cache.truncate(to: prompt.prefixIDs.count)
-            let tape = ForwardTape()
-            let rows = prompt.rowsAfterPrefix(model: model, image: Array(e[(i * d)..<((i + 1) * d)]), answer: answer)
-            let logits = try model.forward(rows, cache: cache, logitRows: prompt.answerLogitRows(answerCount: answer.count),
-                                           tape: tape, interruptible: false)
-            let (loss, dLogits) = crossEntropy(logits: logits, targets: answer, vocab: model.config.vocabSize)
-            let dx = try model.backward(tape: tape, dLogits: dLogits, cache: cache)
-            let scale = 1 / Float(images.count)            // the batch loss is the mean of per-example losses
-            for j in 0..<d { dE[i * d + j] = dx[j] * scale }
-            losses.append(loss)
+        let d = model.config.dim, vocab = model.config.vocabSize
+        let answers = images.map { prompt.answerIDs(label: $0.label ?? 0) }
+        // rows of example b: [e_b, suffix, answer_b]; logits where each answer token is predicted
+        var rows: [Float] = [], logitRows: [Int] = [], lengths: [Int] = []
+        for (b, answer) in answers.enumerated() {
+            let base = lengths.reduce(0, +)
+            rows += prompt.rowsAfterPrefix(model: model, image: Array(e[(b * d)..<((b + 1) * d)]), answer: answer)
+            logitRows += prompt.answerLogitRows(answerCount: answer.count).map { base + $0 }
+            lengths.append(1 + prompt.suffixIDs.count + answer.count)
         }
-        prefixCache.truncate(to: prompt.prefixIDs.count)
+        let prefix = prompt.prefixIDs.count
+        prefixCache.truncate(to: prefix)
+        let layout = RowLayout.batch(prefix: prefix, stride: lengths.max()!, done: lengths.map { _ in 0 }, new: lengths)
+        let tape = ForwardTape()
+        let logits = try model.forward(rows, cache: prefixCache, layout: layout, logitRows: logitRows, tape: tape, interruptible: false)
+        // the batch loss is the mean of per-example losses
+        var losses: [Float] = [], dLogits: [Float] = []
+        var offset = 0
+        for answer in answers {
+            let k = answer.count
+            let (loss, dl) = crossEntropy(logits: Array(logits[(offset * vocab)..<((offset + k) * vocab)]), targets: answer, vocab: vocab)
+            losses.append(loss)
+            dLogits += dl.map { $0 / Float(answers.count) }
+            offset += k
+        }
+        let dx = try model.backward(tape: tape, dLogits: dLogits, cache: prefixCache)
+        prefixCache.truncate(to: prefix)
+        var dE = [Float](repeating: 0, count: e.count)
+        var start = 0
+        for b in 0..<answers.count {
+            dE[(b * d)..<((b + 1) * d)] = dx[(start * d)..<((start + 1) * d)]
+            start += lengths[b]
+        }
         return (losses.reduce(0, +) / Float(losses.count), losses, projector.backward(dE, saved: saved), dE)
     }
 
