@@ -23,7 +23,7 @@ struct Inspect: ParsableCommand {
                 let obj = FileManager.default.contents(atPath: cfg).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
                 meta = obj.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
                 tensors = folder.tensors.values.sorted { $0.name < $1.name }
-            } else if try isGGUF(path) {
+            } else if try isGGUF(path) || path.lowercased().hasSuffix(".gguf") {
                 let g = try GGUFFile(path: path)
                 meta = [("gguf.version", Int(g.version)), ("gguf.alignment", g.alignment), ("gguf.data_offset", g.dataOffset)]
                     + g.metadataKeys.map { ($0, summarize(g.metadata[$0]!)) }
