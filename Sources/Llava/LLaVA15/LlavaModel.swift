@@ -96,8 +96,8 @@ public final class LlavaModel: @unchecked Sendable {
 
     /// What to do when the folder is missing.
     public static var downloadHint: String {
-        "no LLaVA model here. Download llava-hf/llava-1.5-7b-hf (about 14 GB: config.json, "
-            + "model-0000N-of-00003.safetensors, model.safetensors.index.json, tokenizer.json, tokenizer_config.json, "
+        "no LLaVA model here. Download llava-hf/llava-1.5-7b-hf (about 14 GB in float16: config.json, "
+            + "the model-*.safetensors shards and model.safetensors.index.json, tokenizer.json, tokenizer_config.json, "
             + "preprocessor_config.json), e.g. `huggingface-cli download llava-hf/llava-1.5-7b-hf --local-dir \(defaultPath)`, "
             + "and put it in \(defaultPath) (the default) or pass its folder with --model"
     }
