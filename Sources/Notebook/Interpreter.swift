@@ -32,6 +32,8 @@ public final class Interpreter {
 
     /// Row norms of the embedding table, computed once per model for `project`.
     var embeddingNorms: (model: ObjectIdentifier, norms: [Float])?
+    /// The LLaVA-1.5 model `ask` uses after `load model` on a llava-hf folder (Commands/LlavaCommands.swift).
+    public internal(set) var llava: LlavaModel?
 
     public init(session: Session) {
         self.session = session
@@ -100,7 +102,7 @@ public final class Interpreter {
     func execute(_ statement: Statement) throws -> Work {
         switch statement {
         case .loadModel(let path):
-            try session.loadModel(path.map { Sandbox.isModelName($0) ? $0 : resolve($0) })
+            try loadModelOrLlava(path.map { Sandbox.isModelName($0) ? $0 : resolve($0) })
         case .loadMNIST(let split, let path):
             try session.loadMNIST(split: split, path: path.map(resolve))
         case .loadProjector(let path):
@@ -120,7 +122,8 @@ public final class Interpreter {
                 if case .index(let i) = ref { currentImage = i }
                 return try session.image(ref)
             }
-            let generation = try session.ask(question, image: image, settings: session.replySettings(sampling))
+            let generation = try llava.map { try askLlava($0, question: question, image: image, settings: session.replySettings(sampling)) }
+                ?? session.ask(question, image: image, settings: session.replySettings(sampling))
             return .tokens(generation.ids.count)
         case .loss(let index):
             try loss(image: index)
@@ -133,7 +136,7 @@ public final class Interpreter {
             let after = session.trainer?.stepsDone ?? 0
             return .steps(before.map { after >= $0 ? after - $0 : after } ?? after)
         case .eval(let options):
-            let report = try session.evaluate(n: options.count, question: options.question,
+            let report = try llava.map { try evalLlava($0, options: options) } ?? session.evaluate(n: options.count, question: options.question,
                                               greedy: options.greedy ? true : nil)
             return .images(report.n)
         case .saveProjector(let path):

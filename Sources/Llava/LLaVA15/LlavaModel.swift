@@ -99,7 +99,7 @@ public final class LlavaModel: @unchecked Sendable {
         "no LLaVA model here. Download llava-hf/llava-1.5-7b-hf (about 14 GB in float16: config.json, "
             + "the model-*.safetensors shards and model.safetensors.index.json, tokenizer.json, tokenizer_config.json, "
             + "preprocessor_config.json), e.g. `huggingface-cli download llava-hf/llava-1.5-7b-hf --local-dir \(defaultPath)`, "
-            + "and put it in \(defaultPath) (the default) or pass its folder with --model"
+            + "and put it in \(defaultPath) (the default) or name its folder (eval-llava --model DIR, load model DIR)"
     }
 
     /// Whether `path` is a folder whose config.json has a `vision_config` (cheap; no weights read).
