@@ -161,15 +161,15 @@ public final class Session {
         display.line("mnist: \(d.description); train \(d.train.count), test \(d.test.count); using \(self.split.rawValue)")
     }
 
-    /// MNIST from an IDX folder; a missing training split falls back to the offline 5k
-    /// subset's training split (so the real t10k files alone are enough to evaluate).
+    /// MNIST from an IDX folder. A folder with only the test files (t10k) evaluates on them
+    /// and trains on all 5,000 images of the offline subset (none of which is in t10k).
     public static func loadData(folder: String) throws -> MNISTData {
         let (train, test) = try MNIST.loadFolder(folder)
         guard let test else { throw CommandError("\(folder): no MNIST test files (t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])") }
         if let train { return MNISTData(train: train, test: test, description: "MNIST IDX files in \(folder): \(train.count) train, \(test.count) test") }
-        let offline = try MNISTData.defaultOffline(seed: 0)
-        return MNISTData(train: offline.train, test: test,
-                         description: "train: \(offline.train.source) (seeded shuffle); test: MNIST IDX files in \(folder) (\(test.count), canonical order)")
+        let subset = try MNIST.loadCSV(CachePaths.data + "/mnist_5k.csv.gz")
+        return MNISTData(train: subset, test: test,
+                         description: "train: all \(subset.count) images of the 5k subset (seeded shuffle); test: MNIST IDX files in \(folder) (\(test.count), canonical order)")
     }
 
     public func mnist() throws -> MNISTData {
