@@ -1,7 +1,8 @@
 // LLaVA-1.5 against the tiny-llava goldens (transformers 5.24 + Pillow 13, float32; see
 // Fixtures/tiny-llava/PROVENANCE.md): preprocessing, tokenizer ids, vision features,
 // projector, last-position logits and greedy continuations for MNIST test images 0, 1, 2;
-// then the bad inputs a user can hand the loader.
+// then the bad inputs a user can hand the loader. The issue accepts 1e-3 for features,
+// projector and logits; we measure ≤ 7e-6 and assert 1e-4 so a regression shows early.
 import Foundation
 import XCTest
 @testable import Llava
@@ -104,9 +105,9 @@ final class LLaVA15Tests: XCTestCase {
         let m = try model()
         let features = try m.visionFeatures(m.pixelValues(try digit(0)))
         XCTAssertEqual(features.count, 576 * 32)
-        XCTAssertLessThanOrEqual(maxAbsDiff(features, try LlavaFixtures.npy("tiny-llava/img0_vision_features.npy")), 1e-3)
+        XCTAssertLessThanOrEqual(maxAbsDiff(features, try LlavaFixtures.npy("tiny-llava/img0_vision_features.npy")), 1e-4)
         let proj = m.projector(features, rows: 576)
-        XCTAssertLessThanOrEqual(maxAbsDiff(proj, try LlavaFixtures.npy("tiny-llava/img0_projector.npy")), 1e-3)
+        XCTAssertLessThanOrEqual(maxAbsDiff(proj, try LlavaFixtures.npy("tiny-llava/img0_projector.npy")), 1e-4)
     }
 
     func testVisionFeaturesRowsAndColumnSumsImages1And2() throws {
@@ -117,9 +118,9 @@ final class LLaVA15Tests: XCTestCase {
             let g = try golden(i)
             if i > 0 {
                 XCTAssertLessThanOrEqual(maxAbsDiff(Array(features[(288 * 32)..<(312 * 32)]),
-                                                    try LlavaFixtures.npy("tiny-llava/img\(i)_vision_features_rows288-311.npy")), 1e-3)
+                                                    try LlavaFixtures.npy("tiny-llava/img\(i)_vision_features_rows288-311.npy")), 1e-4)
                 XCTAssertLessThanOrEqual(maxAbsDiff(Array(proj[(288 * 64)..<(312 * 64)]),
-                                                    try LlavaFixtures.npy("tiny-llava/img\(i)_projector_rows288-311.npy")), 1e-3)
+                                                    try LlavaFixtures.npy("tiny-llava/img\(i)_projector_rows288-311.npy")), 1e-4)
             }
             assertClose(columnSums(features, cols: 32), (g["features_col_sums_f64"] as! [NSNumber]).map(\.doubleValue), tol: 1e-4, "img\(i) feature sums")
             assertClose(columnSums(proj, cols: 64), (g["projector_col_sums_f64"] as! [NSNumber]).map(\.doubleValue), tol: 1e-4, "img\(i) projector sums")
@@ -133,7 +134,7 @@ final class LLaVA15Tests: XCTestCase {
         for i in 0...2 {
             let g = try golden(i)
             let logits = try m.lastLogits(question: Self.question, image: try digit(i))
-            XCTAssertLessThanOrEqual(maxAbsDiff(logits, try LlavaFixtures.npy("tiny-llava/img\(i)_logits_last.npy")), 1e-3, "img\(i)")
+            XCTAssertLessThanOrEqual(maxAbsDiff(logits, try LlavaFixtures.npy("tiny-llava/img\(i)_logits_last.npy")), 1e-4, "img\(i)")
             XCTAssertEqual(Sampler.argmax(logits.withUnsafeBufferPointer { $0 }), g["logits_last_argmax"] as? Int)
             // The goldens run 10 greedy steps without treating EOS specially.
             let a = try m.answer(question: Self.question, image: try digit(i), maxTokens: 10, stopAtEOS: false)
