@@ -223,6 +223,23 @@ final class LLaVA15Tests: XCTestCase {
         XCTAssertThrowsError(try PNGImage.readDigit(path: "/nonexistent/digit.png"))
     }
 
+    /// A text_config missing a field the engine reads goes through the completed-config
+    /// folder (bos_token_id's default, 1, is the tiny model's too) and gives the same logits.
+    func testSparseTextConfigLoadsThroughCompletedConfig() throws {
+        let dir = try scratchCopy { d in
+            var j = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/config.json"))) as! [String: Any]
+            var t = j["text_config"] as! [String: Any]
+            t["bos_token_id"] = nil
+            t["eos_token_id"] = nil
+            j["text_config"] = t
+            try JSONSerialization.data(withJSONObject: j).write(to: URL(fileURLWithPath: d + "/config.json"))
+        }
+        let m = try LlavaModel.load(path: dir)
+        XCTAssertEqual(m.language.model.config.eosIDs, [2])
+        let logits = try m.lastLogits(question: Self.question, image: try digit(0))
+        XCTAssertLessThanOrEqual(maxAbsDiff(logits, try LlavaFixtures.npy("tiny-llava/img0_logits_last.npy")), 1e-4)
+    }
+
     func testSparseTextConfigGetsLlamaDefaults() {
         // llava-1.5-7b-hf's text_config names only these fields
         let sparse: [String: Any] = ["max_position_embeddings": 4096, "model_type": "llama", "rms_norm_eps": 1e-5, "vocab_size": 32064]
