@@ -47,19 +47,19 @@ enum HTMLRender {
         if !record.ran && !block.options.skip { classes.append("not-run") }
         var out = "<section class=\"\(classes.joined(separator: " "))\" id=\"block-\(block.index + 1)\">\n"
         if record.ran {
-            for statement in record.statements {
+            for (index, statement) in record.statements.enumerated() {
                 out += "<pre class=\"cmd\">" + prompt(statement.text) + "</pre>\n"
-                let text = statement.output + (statement.error.map { "error: \($0)\n" } ?? "")
+                let figures = assets.filter { $0.statement == index }
+                // A digit drawn as an image needs no text drawing too (the caption names it).
+                let drawnAsImage = !figures.isEmpty && figures.allSatisfy(\.isDigits)
+                let text = (drawnAsImage ? "" : statement.output) + (statement.error.map { "error: \($0)\n" } ?? "")
                 if !text.isEmpty {
                     let cls = statement.error == nil ? "out" : "out failed"
                     out += "<pre class=\"\(cls)\">" + MarkdownHTML.escape(String(text.dropLast(text.hasSuffix("\n") ? 1 : 0))) + "</pre>\n"
                 }
+                out += figures.map(figure).joined()
             }
-            for asset in assets {
-                let src = asset.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? asset.path
-                out += "<figure><img src=\"\(MarkdownHTML.escape(src))\" alt=\"\(MarkdownHTML.escape(asset.caption))\">"
-                    + "<figcaption>\(MarkdownHTML.escape(asset.caption))</figcaption></figure>\n"
-            }
+            out += assets.filter { $0.statement == nil }.map(figure).joined()
             if let error, record.statements.last?.error != nil, !block.options.keepGoing {
                 out += "<p class=\"halt\">The run stopped here: <code>\(MarkdownHTML.escape(error))</code></p>\n"
             }
@@ -68,6 +68,12 @@ enum HTMLRender {
             out += "<p class=\"note\">" + (block.options.skip ? "skipped" : "not run: the run stopped before this block") + "</p>\n"
         }
         return out + "</section>"
+    }
+
+    static func figure(_ asset: Asset) -> String {
+        let src = asset.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? asset.path
+        return "<figure><img src=\"\(MarkdownHTML.escape(src))\" alt=\"\(MarkdownHTML.escape(asset.caption))\">"
+            + "<figcaption>\(MarkdownHTML.escape(asset.caption))</figcaption></figure>\n"
     }
 
     /// Statement text with `lmw>` prompts (dimmed, not selectable) before each line.

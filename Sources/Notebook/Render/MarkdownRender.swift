@@ -27,9 +27,13 @@ public struct ExecutedNotebook: Sendable {
 
 /// A figure file written beside the rendered notebook.
 struct Asset {
-    /// Path relative to the rendered file (`OUT_files/b2-s1-1.png`).
+    /// Path relative to the rendered file (`OUT_files/block2-1-1.png`).
     var path: String
     var caption: String
+    /// The statement (index in its block) that showed it; nil for the block's loss curve.
+    var statement: Int?
+    /// A drawing of digits, which replaces the statement's text drawing in HTML.
+    var isDigits = false
 }
 
 /// Writes an executed notebook as Markdown or HTML, by the output's extension.
@@ -52,16 +56,20 @@ public enum NotebookRenderer {
         let folderName = stem + "_files"
         let folder = ((output as NSString).deletingLastPathComponent as NSString).appendingPathComponent(folderName)
         var assets: [Int: [Asset]] = [:]
+        var statement: Int?
+        var isDigits = false
         func add(_ block: Int, _ name: String, _ caption: String, write: (String) throws -> Void) throws {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             try write((folder as NSString).appendingPathComponent(name))
-            assets[block, default: []].append(Asset(path: folderName + "/" + name, caption: caption))
+            assets[block, default: []].append(Asset(path: folderName + "/" + name, caption: caption,
+                                                    statement: statement, isDigits: isDigits))
         }
         for record in notebook.blocks {
             let b = record.block.index
-            for (s, statement) in record.statements.enumerated() {
-                for (f, figure) in statement.figures.enumerated() {
+            for (s, ran) in record.statements.enumerated() {
+                for (f, figure) in ran.figures.enumerated() {
                     let name = "block\(b + 1)-\(s + 1)-\(f + 1)"
+                    (statement, isDigits) = (s, { if case .digits = figure { true } else { false } }())
                     switch figure {
                     case .digits(let images, let captions):
                         let digits = images.map { DigitImage(pixels: $0) }
@@ -81,6 +89,7 @@ public enum NotebookRenderer {
                     }
                 }
             }
+            (statement, isDigits) = (nil, false)
             if let losses = record.losses {
                 try add(b, "block\(b + 1)-loss.svg", "training loss, \(losses.count) steps so far") {
                     try writeText(SVGPlot.lossCurve(losses), to: $0)
