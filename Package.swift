@@ -7,7 +7,14 @@ import PackageDescription
 /// `swift test` would otherwise run the engine 20–50× slower. They use the Swift 5 language
 /// mode: kernels hand raw buffer pointers to worker threads, which Swift 6's Sendable
 /// checking cannot express without copies.
-let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"]), .swiftLanguageMode(.v5)]
+/// On x86-64 the kernels target Haswell-class CPUs (AVX2, FMA, F16C: every x86 laptop since
+/// 2013): the block decoders then vectorize to 256-bit lanes, about twice as fast.
+#if arch(x86_64)
+let cpuFlags = ["-target-cpu", "haswell"]
+#else
+let cpuFlags: [String] = []
+#endif
+let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags), .swiftLanguageMode(.v5)]
 
 let package = Package(
     name: "LlavaMNIST",

@@ -13,6 +13,7 @@ struct LlavaMNIST: ParsableCommand {
             ~/.cache/llava-mnist, or $LLAVA_MNIST_CACHE); --model takes any Llama-family GGUF file \
             or Hugging Face folder (config.json + safetensors + tokenizer.json).
             """,
-        subcommands: [Ask.self, Train.self, Eval.self, EvalLlava.self,
-                      Tokenize.self, Generate.self, Inspect.self, Models.self, Bench.self])
+        subcommands: [Repl.self, Run.self, Check.self, Ask.self, Train.self, Eval.self, EvalLlava.self,
+                      Tokenize.self, Generate.self, Inspect.self, Models.self, Bench.self],
+        defaultSubcommand: Repl.self)
 }
