@@ -15,9 +15,10 @@ build: setup
 test: setup
 	swift test 2>&1 | tee .build-test.log; exit $${PIPESTATUS[0]}
 
+# The seed's README experiment as replayable notebooks: train (1,000 steps), then evaluate.
 reproduce: build
-	$(BIN) train --preset seed --out projector.safetensors
-	$(BIN) eval --projector projector.safetensors --n 1000 --greedy
+	$(BIN) run Workflows/readme-train.lmw
+	$(BIN) run Workflows/readme-eval.lmw
 
 ask: build
 	$(BIN) ask "What is the capital of France?"

@@ -115,7 +115,7 @@ extension Session {
                      + (r.interrupted ? " — interrupted" : ""))
         let per = r.perDigit.enumerated().map { d, a in (label: "\(d)", value: a ?? 0) }
         display.figure(.confusion(r.confusion), text: "per digit:\n" + barChart(per, width: 30, decimals: 2, unicode: display.colorMode != .none)
-                       + "\nconfusion (rows: label, columns: answer, ?: no digit):\n" + confusionMatrix(r.confusion))
+                       + "\nconfusion (rows: label, columns: answer, ?: no digit):\n" + confusionMatrix(r.confusion, columnLabels: (0...9).map(String.init) + ["?"]))
         display.line("mean cosine(image embedding, digit token embedding): \(formatFixed(r.meanCosine, 4))")
     }
 
