@@ -139,7 +139,8 @@ import Llava
         try terminal.send("C-d")
         let deadline = Date().addingTimeInterval(20)
         var status = try terminal.paneStatus()
-        while !status.dead, Date() < deadline { usleep(100_000); status = try terminal.paneStatus() }
+        // tmux marks the pane dead a moment before it records the exit status: wait for both.
+        while !(status.dead && !status.status.isEmpty), Date() < deadline { usleep(100_000); status = try terminal.paneStatus() }
         #expect(status.dead && status.status == "0", "pane: \(status)")
 
         // The history file got every accepted line, for the next session.
