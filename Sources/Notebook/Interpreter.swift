@@ -117,6 +117,12 @@ public final class Interpreter {
             showSettings()
         case .project(let ref):
             try project(ref)
+        case .projectDigit(let digit, let count):
+            try projectDigit(digit, count: count)
+        case .showWeights(let view):
+            try showWeights(view)
+        case .gradCheck(let image, let epsilon, let count):
+            try gradCheck(image: image, epsilon: epsilon, count: count)
         case .ask(let question, let ref, let sampling):
             let image = try ref.map { ref in
                 if case .index(let i) = ref { currentImage = i }

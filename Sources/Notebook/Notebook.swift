@@ -28,8 +28,8 @@ private func arg(_ name: String, _ type: ValueType, optional: Bool = false) -> P
 }
 
 private func key(_ name: String, _ type: ValueType, _ help: String,
-                 default value: SettingValue? = nil, setting: Setting? = nil) -> K {
-    K(name: name, type: type, help: help, defaultValue: value, setting: setting)
+                 default value: SettingValue? = nil, setting: Setting? = nil, required: Bool = false) -> K {
+    K(name: name, type: type, help: help, defaultValue: value, setting: setting, required: required)
 }
 
 /// `img=N` or `image=NAME` (not both).
@@ -40,6 +40,16 @@ private func imageRef(_ a: CommandSpec.Arguments) throws(NotebookError) -> Image
     case (nil, nil): return nil
     case (_?, _?): throw NotebookError(line: a.line, column: a.column, message: "use img= or image=, not both")
     }
+}
+
+/// `name=N` checked against a range at parse time, so a workflow fails before it runs.
+private func checked(_ a: CommandSpec.Arguments, _ name: String, _ range: ClosedRange<Int>) throws(NotebookError) -> Int? {
+    guard let v = a.int(name) else { return nil }
+    guard range.contains(v) else {
+        throw NotebookError(line: a.line, column: a.column,
+                            message: "\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(v)")
+    }
+    return v
 }
 
 extension CommandSpec {
@@ -95,6 +105,28 @@ extension CommandSpec {
                     summary: "embed a loaded image: norm, nearest tokens, cosine to each digit token") { a in
             .project(.named(a.string("NAME")!))
         },
+        CommandSpec("project",
+                    keys: [key("digit", .int, "the digit D (0…9)", required: true),
+                           key("n", .int, "how many training images of D to average", default: .int(20))],
+                    summary: "mean embedding of the first n training images of digit D, as 'project img' reports it",
+                    details: "The mean of the embeddings is the embedding of the mean image for the linear projector.") { a throws(NotebookError) in
+            .projectDigit(digit: try checked(a, "digit", 0...9)!, count: try checked(a, "n", 1...1000)!)
+        },
+        CommandSpec("show", "weights",
+                    keys: [key("rows", .int, "how many rows of W to draw (default 8)"),
+                           key("from", .int, "first row (default 0)"),
+                           key("digit", .int, "draw Wᵀ·u_D instead, u_D the unit embedding of the digit token D")],
+                    summary: "draw rows of the projector's W as 28×28 images (mid gray 0, white +, black −)",
+                    details: "Each row of W weighs the 784 pixels for one coordinate of the embedding; for an MLP, the first layer's rows. "
+                        + "digit=D draws the input that most raises e·u_D, the projection onto the token \"D\".") { a throws(NotebookError) in
+            let digit = try checked(a, "digit", 0...9)
+            let count = try checked(a, "rows", 1...Interpreter.maxWeightRows), from = a.int("from")
+            guard let digit else { return .showWeights(.rows(from: from ?? 0, count: count ?? 8)) }
+            guard count == nil, from == nil else {
+                throw NotebookError(line: a.line, column: a.column, message: "use rows=/from= or digit=, not both")
+            }
+            return .showWeights(.digit(digit))
+        },
         CommandSpec("ask", nil, [arg("QUESTION", .string)],
                     keys: [key("img", .int, "MNIST image shown to the model"),
                            key("image", .string, "loaded image shown to the model"),
@@ -116,6 +148,20 @@ extension CommandSpec {
                                    key("save", .path, "write dL/dW and dL/db as safetensors")],
                     summary: "gradient norms of the projector for one image") { a in
             .grad(image: a.int("img"), save: a.string("save"))
+        },
+        CommandSpec("gradcheck",
+                    keys: [key("img", .int, "MNIST image (default: the current one)"),
+                           key("eps", .double, "the step ε of the central difference", default: .double(Interpreter.defaultGradCheckEpsilon)),
+                           key("count", .int, "how many parameters to check", default: .int(5))],
+                    summary: "compare the backward pass with finite differences (L(θ+ε) − L(θ−ε)) / 2ε",
+                    details: "Checks the largest-|dL/db| entry of b and entries of the same row of W (the ink pixel with the largest |x|, then seeded random pixels). "
+                        + "The loss is float32, with rounding noise of a few 1e-6: a central difference divides that noise by 2ε "
+                        + "(ε = 1e-3 already leaves errors of several percent), while a large ε adds curvature error of order ε²; "
+                        + "the default ε = \(Interpreter.defaultGradCheckEpsilon) sits between.") { a throws(NotebookError) in
+            guard let eps = a.double("eps"), eps > 0 else {
+                throw NotebookError(line: a.line, column: a.column, message: "eps must be positive")
+            }
+            return .gradCheck(image: a.int("img"), epsilon: eps, count: try checked(a, "count", 1...Interpreter.maxGradCheckCount)!)
         },
         CommandSpec("train",
                     keys: [key("steps", .int, "training steps", setting: .steps),
@@ -254,10 +300,21 @@ extension CommandSpec {
         var spec = forms[0]
         var args = words.dropFirst()
         if forms.count > 1 || forms[0].subcommand != nil {
-            guard let sub = args.first else { return matching(forms.compactMap(\.subcommand)) }
-            guard let form = forms.first(where: { $0.subcommand == sub }) else { return .words([]) }
-            spec = form
-            args = args.dropFirst()
+            let bare = forms.first { $0.subcommand == nil }
+            if let sub = args.first, let form = forms.first(where: { $0.subcommand == sub }) {
+                spec = form
+                args = args.dropFirst()
+            } else if let bare, args.allSatisfy({ $0.contains("=") }) {
+                // `project digit=3`: the form without a subcommand takes key=value words.
+                if args.isEmpty && !partial.contains("=") {
+                    return matching(forms.compactMap(\.subcommand) + bare.keys.map { $0.name + "=" })
+                }
+                spec = bare
+            } else if args.isEmpty {
+                return matching(forms.compactMap(\.subcommand))
+            } else {
+                return .words([])
+            }
         }
         // A value after `key=`.
         if let eq = partial.firstIndex(of: "=") {

@@ -111,7 +111,7 @@ import Testing
     @Test func subcommands() {
         #expect(error("load modle") == "1:6: unknown subcommand 'modle' for load (did you mean 'model'?)")
         #expect(error("load") == "1:1: load expects one of: model, mnist, projector, image")
-        #expect(error("show xyz") == "1:6: unknown subcommand 'xyz' for show (expected one of: img, image, batch, settings)")
+        #expect(error("show xyz") == "1:6: unknown subcommand 'xyz' for show (expected one of: img, image, batch, settings, weights)")
     }
 
     @Test func missingArguments() {
@@ -209,7 +209,7 @@ import Testing
                 case .setting: return "seed"
                 case .command: return "train"
                 }
-            }
+            } + spec.keys.filter(\.required).map { "\($0.name)=1" }
             let statement = try #require(try parse(words.joined(separator: " ")))
             // `get` without a key is `show settings`.
             #expect(statement.commandName.hasPrefix(spec.name) || spec.name == "get", "\(spec.fullName)")

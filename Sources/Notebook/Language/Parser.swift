@@ -112,6 +112,11 @@ public enum Parser {
         let spec: CommandSpec
         if candidates.count == 1, candidates[0].subcommand == nil {
             spec = candidates[0]
+        } else if let bare = candidates.first(where: { $0.subcommand == nil }), rest.first.map({ token in
+            if case .keyValue = token.kind { true } else { false } }) ?? true {
+            // A command with subcommands may also have a form without one (`project digit=3`
+            // beside `project img 3`); it takes the line when no word follows the command.
+            spec = bare
         } else {
             let subs = candidates.compactMap(\.subcommand)
             guard let subToken = rest.first else {
@@ -204,6 +209,8 @@ public struct CommandSpec: Sendable {
         public var defaultValue: SettingValue?
         /// The session setting used when the key is absent (shown in help).
         public var setting: Setting?
+        /// The form cannot do without it (`project digit=D`); shown without brackets in usage.
+        public var required = false
     }
 
     public var name: String
@@ -237,7 +244,7 @@ public struct CommandSpec: Sendable {
         }
         for key in keys {
             let text = "\(key.name)=\(key.type.placeholder)"
-            parts.append("[\(text)]")  // every key is optional: a default, a setting, or nil
+            parts.append(key.required ? text : "[\(text)]")  // else a default, a setting, or nil
         }
         for flag in flags { parts.append("[\(flag.name)]") }
         return parts.joined(separator: " ")
@@ -323,6 +330,10 @@ extension CommandSpec {
             let what = missing.kind == .assignment ? "KEY=VALUE" : missing.name
             throw NotebookError(line: head.line, column: head.column,
                                 message: "missing argument \(what) (usage: \(usage))")
+        }
+        if let missing = keys.first(where: { $0.required && args.values[$0.name] == nil }) {
+            throw NotebookError(line: head.line, column: head.column,
+                                message: "missing argument \(missing.name)=\(missing.type.placeholder) (usage: \(usage))")
         }
         for key in keys where args.values[key.name] == nil {
             args.values[key.name] = key.defaultValue

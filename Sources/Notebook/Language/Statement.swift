@@ -34,6 +34,14 @@ public struct SamplingOptions: Equatable, Sendable {
     }
 }
 
+/// What `show weights` draws.
+public enum WeightsView: Equatable, Sendable {
+    /// Rows `from..<from+count` of W (of the first layer for an MLP), each as a 28×28 image.
+    case rows(from: Int, count: Int)
+    /// Wᵀ·u_D, with u_D the unit embedding of the digit token D: the input that most raises e·u_D.
+    case digit(Int)
+}
+
 /// Arguments of `train`; `nil` means the session setting (`steps`, `lr`, `batch`, `seed`, `every`).
 public struct TrainOptions: Equatable, Sendable {
     public var steps: Int?
@@ -86,6 +94,12 @@ public indirect enum Statement: Equatable, Sendable {
     case showSettings
     /// `project img N` / `project image NAME`: embedding norm, nearest tokens, digit cosines.
     case project(ImageRef)
+    /// `project digit=D [n=K]`: the mean embedding of the first K training images of digit D.
+    case projectDigit(digit: Int, count: Int)
+    /// `show weights [rows=N] [from=K]` / `show weights digit=D`: the projector's weights as images.
+    case showWeights(WeightsView)
+    /// `gradcheck [img=N] [eps=X] [count=K]`: finite differences against the backward pass.
+    case gradCheck(image: Int?, epsilon: Double, count: Int)
     /// `ask "question" [img=N|image=NAME] [temp= top_p= seed= max=]`: stream a reply.
     case ask(question: String, image: ImageRef?, sampling: SamplingOptions)
     /// `loss [img=N]`: the loss of the true answer (`nil`: the interpreter's current image).
@@ -126,7 +140,9 @@ public indirect enum Statement: Equatable, Sendable {
         case .showImage(.named): return "show image"
         case .showBatch: return "show batch"
         case .showSettings: return "show settings"
-        case .project: return "project"
+        case .project, .projectDigit: return "project"
+        case .showWeights: return "show weights"
+        case .gradCheck: return "gradcheck"
         case .ask: return "ask"
         case .loss: return "loss"
         case .grad: return "grad"

@@ -41,7 +41,7 @@ public struct Sandbox: Sendable, Equatable {
         case .saveProjector(let path): return [(path, "write")]
         case .grad(_, let save?): return [(save, "write")]
         case .time(let inner): return paths(of: inner)
-        case .loadModel, .loadMNIST, .showImage, .showBatch, .showSettings, .project, .ask, .loss, .grad,
+        case .loadModel, .loadMNIST, .showImage, .showBatch, .showSettings, .project, .projectDigit, .showWeights, .gradCheck, .ask, .loss, .grad,
              .train, .eval, .resetProjector, .tokens, .set, .get, .help, .history, .quit:
             return []
         }
