@@ -93,13 +93,15 @@ public final class Trainer: @unchecked Sendable {
         let (e, saved) = projector.forward(x)
         let d = model.config.dim, vocab = model.config.vocabSize
         let answers = images.map { prompt.answerIDs(label: $0.label ?? 0) }
-        // rows of example b: [e_b, suffix, answer_b]; logits where each answer token is predicted
+        // rows of example b: [e_b, suffix, answer_b without its last token] (the last answer
+        // token is only a target: no logit is read after it); logits where each answer token
+        // is predicted
         var rows: [Float] = [], logitRows: [Int] = [], lengths: [Int] = []
         for (b, answer) in answers.enumerated() {
             let base = lengths.reduce(0, +)
-            rows += prompt.rowsAfterPrefix(model: model, image: Array(e[(b * d)..<((b + 1) * d)]), answer: answer)
+            rows += prompt.rowsAfterPrefix(model: model, image: Array(e[(b * d)..<((b + 1) * d)]), answer: Array(answer.dropLast()))
             logitRows += prompt.answerLogitRows(answerCount: answer.count).map { base + $0 }
-            lengths.append(1 + prompt.suffixIDs.count + answer.count)
+            lengths.append(1 + prompt.suffixIDs.count + answer.count - 1)
         }
         let prefix = prompt.prefixIDs.count
         prefixCache.truncate(to: prefix)
