@@ -19,12 +19,14 @@ enum Preset: String, ExpressibleByArgument, CaseIterable {
         case .seed:
             return (o, .linear)
         case .best:
-            o.steps = 3000
-            o.batch = 1
-            o.optimizer.lr = 2e-3
+            // Measured (README): 91.5% greedy on the first 1,000 t10k images, trained on the
+            // 5k subset: an MLP projector sees 4,800 shifted images in batches of 8.
+            o.steps = 600
+            o.batch = 8
+            o.optimizer.lr = 1e-3
             o.schedule = .cosine
-            o.shift = 2
-            return (o, .linear)
+            o.shift = 1
+            return (o, .mlp)
         }
     }
 }
