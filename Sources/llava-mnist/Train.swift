@@ -13,6 +13,9 @@ enum Preset: String, ExpressibleByArgument, CaseIterable {
     /// The best recipe found on this machine within ten minutes of training (README).
     case best
 
+    /// Epochs of the regression stage before end-to-end training (Distillation.swift).
+    var distillEpochs: Int { self == .best ? 0 : 0 }
+
     var options: (TrainingOptions, ProjectorKind) {
         var o = TrainingOptions()
         switch self {
@@ -52,9 +55,11 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run saved at --out (its optimizer state is beside it).") var resume = false
     @Option(help: "Print the loss and a sampled reply every K steps.") var every = 100
     @Option(help: "Append per-step losses (step, loss) to this file.") var log: String?
+    @Option(name: .customLong("distill-epochs"), help: "First fit the projector without the LLM to the model's own digit-token embeddings for N epochs (0 = off; overrides the preset).") var distillEpochs: Int?
 
     func validate() throws {
-        if let steps, steps < 1 { throw ValidationError("--steps must be positive") }
+        if let steps, steps < 0 { throw ValidationError("--steps must not be negative") }
+        if let distillEpochs, distillEpochs < 0 || distillEpochs > 1000 { throw ValidationError("--distill-epochs must be between 0 and 1000") }
         if let batch, batch < 1 || batch > 256 { throw ValidationError("--batch must be between 1 and 256") }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
         if let schedule, LRSchedule(rawValue: schedule) == nil { throw ValidationError("--schedule must be constant or cosine") }
@@ -85,8 +90,22 @@ struct Train: ParsableCommand {
                 done = opt.step
                 print("resuming \(out) at step \(done) of \(options.steps)")
             } else {
-                s.projector = Projector(kind: projectorKind ?? kind, outputSize: dim, hiddenSize: 1024, seed: UInt64(truncatingIfNeeded: seed))
-                s.projectorOrigin = "fresh (seed \(seed))"
+                var p = Projector(kind: projectorKind ?? kind, outputSize: dim, hiddenSize: 1024, seed: UInt64(truncatingIfNeeded: seed))
+                let epochs = distillEpochs ?? preset.distillEpochs
+                if epochs > 0 {
+                    var d = DistillationOptions()
+                    d.epochs = epochs
+                    d.shift = options.shift
+                    d.seed = UInt64(truncatingIfNeeded: seed)
+                    let t0 = Clock.now()
+                    let targets = Distillation.targets(model: try s.model().model, prompt: try s.prompt())
+                    try Distillation.fit(&p, images: try s.mnist().train.images, targets: targets, options: d) { epoch, loss in
+                        print("distill epoch \(epoch)/\(epochs): mse \(String(format: "%.3e", loss))")
+                    }
+                    print("distilled in \(String(format: "%.1f", Clock.now() - t0)) s")
+                }
+                s.projector = p
+                s.projectorOrigin = epochs > 0 ? "distilled (seed \(seed))" : "fresh (seed \(seed))"
             }
             let t = try s.startTraining(options, optimizer: optimizer, stepsDone: done)
             print("training \(s.projector!.kind.rawValue) projector on \(t.data.source): \(options.steps) steps, batch \(options.batch), "
@@ -94,7 +113,7 @@ struct Train: ParsableCommand {
             let remaining = options.steps - done
             if remaining > 0 { try s.train(TrainOptions(steps: remaining, learningRate: Double(options.optimizer.lr), batch: options.batch, seed: seed, every: every)) }
             try s.saveProjector(out)
-            if t.stepsDone < options.steps {
+            if t.stepsDone < options.steps, remaining > 0 {
                 print("resume with: llava-mnist train --resume --out \(out) --steps \(options.steps) --seed \(seed)"
                       + (lr.map { " --lr \($0)" } ?? "") + (batch.map { " --batch \($0)" } ?? "") + " --preset \(preset.rawValue)")
             }
