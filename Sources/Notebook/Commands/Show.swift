@@ -35,18 +35,7 @@ extension Interpreter {
         let indices = Array(from..<min(set.count, from + count))
         let images = indices.map { set.images[$0].pixels }
         let captions = indices.map { i in "\(i): " + (set.images[i].label.map(String.init) ?? "?") }
-        // ASCII digits are 56 columns wide, half-block ones 28; wrap to the terminal (a fixed
-        // width when recording, so transcripts do not depend on the window).
-        let cell = (display.colorMode == .none ? 56 : 28) + 2
-        let width = display is TerminalDisplay ? Terminal.width : 120
-        let perRow = max(1, (width + 2) / cell)
-        var text = ""
-        for start in stride(from: 0, to: images.count, by: perRow) {
-            let end = min(images.count, start + perRow)
-            if start > 0 { text += "\n" }
-            text += DigitRenderer.row(Array(images[start..<end]), captions: Array(captions[start..<end]), mode: display.colorMode)
-        }
-        if text.hasSuffix("\n") { text.removeLast() }
+        let text = wrappedRow(images, captions: captions)
         display.figure(.digits(images, captions: captions), text: text)
     }
 
@@ -58,5 +47,22 @@ extension Interpreter {
         var text = table(headers: ["setting", "value", "default (when changed)"], rows: rows)
         if text.hasSuffix("\n") { text.removeLast() }
         display.line(text)
+    }
+
+    /// Images side by side with captions, wrapped to the terminal's width (a fixed 120
+    /// columns when recording, so transcripts do not depend on the window).
+    func wrappedRow(_ images: [[UInt8]], captions: [String]) -> String {
+        // ASCII digits are 56 columns wide, half-block ones 28.
+        let cell = (display.colorMode == .none ? 56 : 28) + 2
+        let width = display is TerminalDisplay ? Terminal.width : 120
+        let perRow = max(1, (width + 2) / cell)
+        var text = ""
+        for start in stride(from: 0, to: images.count, by: perRow) {
+            let end = min(images.count, start + perRow)
+            if start > 0 { text += "\n" }
+            text += DigitRenderer.row(Array(images[start..<end]), captions: Array(captions[start..<end]), mode: display.colorMode)
+        }
+        if text.hasSuffix("\n") { text.removeLast() }
+        return text
     }
 }

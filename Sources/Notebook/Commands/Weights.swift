@@ -78,21 +78,4 @@ extension Interpreter {
         guard m > 0 else { return [UInt8](repeating: 128, count: values.count) }
         return Array(DigitRenderer.grayLevels(values + [-m, m]).dropLast(2))
     }
-
-    /// Images side by side with captions, wrapped to the terminal's width (a fixed 120
-    /// columns when recording, so transcripts do not depend on the window).
-    func wrappedRow(_ images: [[UInt8]], captions: [String]) -> String {
-        // ASCII digits are 56 columns wide, half-block ones 28.
-        let cell = (display.colorMode == .none ? 56 : 28) + 2
-        let width = display is TerminalDisplay ? Terminal.width : 120
-        let perRow = max(1, (width + 2) / cell)
-        var text = ""
-        for start in stride(from: 0, to: images.count, by: perRow) {
-            let end = min(images.count, start + perRow)
-            if start > 0 { text += "\n" }
-            text += DigitRenderer.row(Array(images[start..<end]), captions: Array(captions[start..<end]), mode: display.colorMode)
-        }
-        if text.hasSuffix("\n") { text.removeLast() }
-        return text
-    }
 }
