@@ -212,3 +212,19 @@ extension LlamaConfig {
         self.ropeScaling = ropeScaling
     }
 }
+
+final class GenerationConfigTests: XCTestCase {
+    /// generation_config.json's end-of-sequence ids join config.json's (Llama 3.1 lists three).
+    func testGenerationConfigAddsStopIDs() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gencfg-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for f in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(atPath: Fixtures.path("tiny-llama3/\(f)"), toPath: dir + "/" + f)
+        }
+        XCTAssertEqual(try ModelLoader.load(path: dir).model.config.eosIDs, [2])
+        try Data(#"{"bos_token_id": 1, "eos_token_id": [2, 7, 9]}"#.utf8).write(to: URL(fileURLWithPath: dir + "/generation_config.json"))
+        XCTAssertEqual(try ModelLoader.load(path: dir).model.config.eosIDs, [2, 7, 9])
+    }
+}

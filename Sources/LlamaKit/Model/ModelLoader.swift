@@ -58,7 +58,8 @@ public enum ModelLoader {
             throw FormatError(configPath, "not valid JSON")
         }
         if let text = json["text_config"] as? [String: Any] { json = text }   // LLaVA-style composite
-        let config = try LlamaConfig(json: json, path: configPath)
+        var config = try LlamaConfig(json: json, path: configPath)
+        config.eosIDs = mergedStopIDs(config.eosIDs, generationConfig: (dir as NSString).appendingPathComponent("generation_config.json"))
         let folder = try SafeTensorsFolder(path: dir)
         let pre = prefix ?? (folder.tensors["language_model.model.embed_tokens.weight"] != nil ? "language_model." : "")
         let weights = try LlamaWeights.load(config: config, path: dir, pairing: .halves) { folder.tensors[$0.hf(pre)] }
@@ -74,6 +75,18 @@ public enum ModelLoader {
     /// either way, so a broken tokenizer must not make the whole model fail to load.
     static func tokenizerFailure(_ error: Error, path: String) -> FormatError {
         error as? FormatError ?? FormatError(path, "cannot read the tokenizer (\(error)); id-only commands still work")
+    }
+
+    /// End-of-sequence ids from config.json plus those of generation_config.json when present
+    /// (Llama 3.1 lists `<|eot_id|>` and `<|eom_id|>` there).
+    static func mergedStopIDs(_ ids: [Int], generationConfig path: String) -> [Int] {
+        guard let d = FileManager.default.contents(atPath: path),
+              let j = (try? JSONSerialization.jsonObject(with: d)) as? [String: Any] else { return ids }
+        var out = ids
+        if let list = j["eos_token_id"] as? [NSNumber] { out += list.map(\.intValue) }
+        else if let one = j["eos_token_id"] as? NSNumber { out.append(one.intValue) }
+        var seen = Set<Int>()
+        return out.filter { seen.insert($0).inserted }
     }
 
     /// `chat_template` from tokenizer_config.json, or a chat_template.jinja file.

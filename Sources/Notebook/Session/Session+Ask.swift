@@ -35,7 +35,7 @@ extension Session {
             embeddings = m.model.embed(ids)
         }
         var stream = StreamingDecoder()
-        let stops = format.stopTokens(tok).union(tok.eosID.map { [$0] } ?? [])
+        let stops = format.stopTokens(tok).union(tok.eosID.map { [$0] } ?? []).union(m.model.config.eosIDs)
         let gen = try m.model.generate(embeddings: embeddings, maxTokens: r.maxTokens, stopTokens: stops, sampling: r.sampling) { id in
             if !tok.isSpecial(id) { display.partial(stream.append(tok.tokenBytes(id))) }
             return true
