@@ -14,7 +14,7 @@ enum Preset: String, ExpressibleByArgument, CaseIterable {
     case best
 
     /// Epochs of the regression stage before end-to-end training (Distillation.swift).
-    var distillEpochs: Int { self == .best ? 0 : 0 }
+    var distillEpochs: Int { self == .best ? 30 : 0 }
 
     var options: (TrainingOptions, ProjectorKind) {
         var o = TrainingOptions()
@@ -22,11 +22,11 @@ enum Preset: String, ExpressibleByArgument, CaseIterable {
         case .seed:
             return (o, .linear)
         case .best:
-            // Measured (README): 91.5% greedy on the first 1,000 t10k images, trained on the
-            // 5k subset: an MLP projector sees 4,800 shifted images in batches of 8.
-            o.steps = 600
+            // Measured (README): a distilled MLP projector fine-tuned end to end, 93.8% greedy on
+            // the first 1,000 t10k images after 4.3 min of training on 2 cores.
+            o.steps = 200
             o.batch = 8
-            o.optimizer.lr = 1e-3
+            o.optimizer.lr = 3e-4
             o.schedule = .cosine
             o.shift = 1
             return (o, .mlp)
@@ -43,7 +43,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @Option(help: "A folder of MNIST IDX files (default: the offline 5k subset, seeded stratified split).") var data: String?
-    @Option(help: "Recipe: seed (1,000 steps, batch 1, lr 1e-3) or best.") var preset: Preset = .seed
+    @Option(help: "Recipe: seed (1,000 steps, batch 1, lr 1e-3) or best (distilled MLP projector, then 200 steps of batch 8 end to end).") var preset: Preset = .seed
     @Option(help: "Training steps (overrides the preset).") var steps: Int?
     @Option(help: "AdamW learning rate (overrides the preset).") var lr: Double?
     @Option(help: "Images per step (overrides the preset).") var batch: Int?
