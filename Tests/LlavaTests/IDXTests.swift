@@ -3,13 +3,7 @@ import Foundation
 import XCTest
 @testable import Llava
 
-final class IDXTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws { dir = try DataLayerFixtures.scratchFolder() }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
-    private func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+final class IDXTests: ScratchFolderTestCase {
 
     private func write(_ data: Data, _ name: String, gzip: Bool = false) throws -> String {
         let p = path(name)
@@ -17,12 +11,6 @@ final class IDXTests: XCTestCase {
         return p
     }
 
-    private func expectError(_ message: String, file: String, _ body: () throws -> Void,
-                             line: UInt = #line) {
-        XCTAssertThrowsError(try body(), line: line) { error in
-            XCTAssertEqual(error as? FormatError, FormatError(file, message), line: line)
-        }
-    }
 
     func testRoundTripRawAndGzip() throws {
         let images = try DataLayerFixtures.idxImages()

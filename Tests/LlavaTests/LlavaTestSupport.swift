@@ -47,3 +47,20 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     precondition(a.count == b.count, "length \(a.count) vs \(b.count)")
     return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
+
+/// A test case with a fresh scratch folder per test, and a check for exact `FormatError`s.
+class ScratchFolderTestCase: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws { dir = try DataLayerFixtures.scratchFolder() }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+
+    /// `body` must throw exactly `FormatError(file, message)`.
+    func expectError(_ message: String, file: String, _ body: () throws -> Void, line: UInt = #line) {
+        XCTAssertThrowsError(try body(), line: line) { error in
+            XCTAssertEqual(error as? FormatError, FormatError(file, message), line: line)
+        }
+    }
+}

@@ -34,19 +34,8 @@ enum DataLayerFixtures {
     }
 }
 
-final class MNISTTests: XCTestCase {
-    var dir = ""
+final class MNISTTests: ScratchFolderTestCase {
 
-    override func setUpWithError() throws { dir = try DataLayerFixtures.scratchFolder() }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
-    private func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
-
-    private func expectError(_ message: String, file: String, _ body: () throws -> Void, line: UInt = #line) {
-        XCTAssertThrowsError(try body(), line: line) { error in
-            XCTAssertEqual(error as? FormatError, FormatError(file, message), line: line)
-        }
-    }
 
     // MARK: Normalization
 

@@ -4,19 +4,8 @@ import Foundation
 import XCTest
 @testable import Llava
 
-final class PNGImageTests: XCTestCase {
-    var dir = ""
+final class PNGImageTests: ScratchFolderTestCase {
 
-    override func setUpWithError() throws { dir = try DataLayerFixtures.scratchFolder() }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
-    private func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
-
-    private func expectError(_ message: String, file: String, _ body: () throws -> Void, line: UInt = #line) {
-        XCTAssertThrowsError(try body(), line: line) { error in
-            XCTAssertEqual(error as? FormatError, FormatError(file, message), line: line)
-        }
-    }
 
     /// Writes raw samples with libpng's simplified API in any format (independent of the
     /// writer under test).
