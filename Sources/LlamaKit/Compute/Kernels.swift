@@ -118,7 +118,7 @@ func swigluBackward(_ dgate: UnsafeMutablePointer<Float>, _ dup: UnsafeMutablePo
 // MARK: - Softmax
 
 /// In-place softmax of `x[0..<n]`.
-func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+public func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
     var m = -Float.infinity
     for i in 0..<n { m = max(m, x[i]) }
     var s: Float = 0

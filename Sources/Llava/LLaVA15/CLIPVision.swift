@@ -163,7 +163,7 @@ struct CLIPAttention {
                         // scores = scale · Q_h K_hᵀ  (n × n); ctx_h = softmax(scores) · V_h  (n × hd)
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(hd),
                                     scale, qb + o, Int32(d), kb + o, Int32(d), 0, scores, Int32(n))
-                        for r in 0..<n { softmaxRow(scores + r * n, n) }
+                        for r in 0..<n { softmax(scores + r * n, n) }
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(hd), Int32(n),
                                     1, scores, Int32(n), vb + o, Int32(d), 0, cb + o, Int32(d))
                     }
@@ -172,16 +172,6 @@ struct CLIPAttention {
         }}}
         return out(ctx, rows: n)
     }
-}
-
-/// In-place softmax of one row.
-@inline(__always) func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    for i in 0..<n { m = max(m, x[i]) }
-    var sum: Float = 0
-    for i in 0..<n { x[i] = expf(x[i] - m); sum += x[i] }
-    let inv = 1 / sum
-    for i in 0..<n { x[i] *= inv }
 }
 
 /// fc2(act(fc1(x))) with CLIP's quick GELU, x·σ(1.702x) (or exact GELU if configured).
@@ -197,14 +187,9 @@ struct CLIPMLP {
 
     func callAsFunction(_ x: [Float], rows n: Int) -> [Float] {
         var h = fc1(x, rows: n)
-        if quick { for i in h.indices { h[i] = h[i] / (1 + expf(-1.702 * h[i])) } } else { geluInPlace(&h) }
+        if quick { for i in h.indices { h[i] = h[i] / (1 + expf(-1.702 * h[i])) } } else { for i in h.indices { h[i] = gelu(h[i]) } }   // exact GELU, as the projector's
         return fc2(h, rows: n)
     }
-}
-
-/// Exact GELU, 0.5·x·(1 + erf(x/√2)).
-func geluInPlace(_ x: inout [Float]) {
-    for i in x.indices { x[i] = 0.5 * x[i] * (1 + erff(x[i] * 0.70710678118654752)) }
 }
 
 /// One pre-norm encoder layer.

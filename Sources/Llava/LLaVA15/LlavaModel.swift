@@ -64,7 +64,7 @@ public struct LlavaProjector: @unchecked Sendable {
     /// `[rows × outputs]` for features `[rows × inputs]`.
     public func callAsFunction(_ features: [Float], rows: Int) -> [Float] {
         var h = linear1(features, rows: rows)
-        geluInPlace(&h)
+        for i in h.indices { h[i] = gelu(h[i]) }   // exact GELU (Projector.swift)
         return linear2(h, rows: rows)
     }
 }
