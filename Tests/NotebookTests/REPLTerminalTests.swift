@@ -136,7 +136,11 @@ import Llava
         try terminal.wait("an answer after the interrupt") { count("seed=0", in: $0) == 3 }
 
         // Ctrl-C at the prompt cancels the typed line only.
-        try terminal.type("get steps"); try terminal.send("C-c")
+        // Wait for the echo first: the tty driver discards unread input when ^C arrives, as
+        // it would for a user whose keystrokes the program has not read yet.
+        try terminal.type("get steps")
+        try terminal.wait("the typed line") { lastLine($0) == "lmw> get steps" }
+        try terminal.send("C-c")
         try terminal.wait("the cancelled line") { $0.contains("lmw> get steps^C") || $0.contains("get steps^C") }
         #expect(try !terminal.screen().contains("steps=1000"))
 
