@@ -341,6 +341,20 @@ final class GGUFBadInputTests: XCTestCase {
         expectError(try TempDir.make() + "/nope.gguf", "no such file")
     }
 
+    func testParsesBytesInMemory() throws {
+        let bytes = Self.valid().build().bytes
+        let f = try bytes.withUnsafeBytes { try GGUFFile(bytes: $0, name: "memory.gguf") }
+        XCTAssertEqual(f.path, "memory.gguf")
+        XCTAssertEqual(f.tensors.map(\.name), ["a", "b"])
+        XCTAssertEqual(f.tensor("a")?.toFloats(), [1, 2, 3, 4, 5, 6, 7, 8])
+        XCTAssertThrowsError(try bytes.prefix(30).withUnsafeBytes { try GGUFFile(bytes: $0, name: "cut.gguf") }) { e in
+            XCTAssertEqual((e as? FormatError)?.file, "cut.gguf")
+        }
+        XCTAssertThrowsError(try [UInt8]().withUnsafeBytes { try GGUFFile(bytes: $0, name: "empty.gguf") }) { e in
+            XCTAssertEqual(e as? FormatError, FormatError("empty.gguf", "not a GGUF file (only 0 bytes)"))
+        }
+    }
+
     func testDirectory() throws {
         expectError(try TempDir.make(), "not a regular file")
     }

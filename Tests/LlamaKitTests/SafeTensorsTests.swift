@@ -218,6 +218,14 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(try SafeTensorsFile(path: path).tensor("x")?.toFloats(), [1, -2])
     }
 
+    func testParsesBytesInMemory() throws {
+        let bytes = Self.raw(#"{"x":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#, data: [0, 0x3C, 0, 0xC0])
+        let f = try bytes.withUnsafeBytes { try SafeTensorsFile(bytes: $0, name: "memory.safetensors") }
+        XCTAssertEqual(f.tensor("x")?.toFloats(), [1, -2])
+        expectError(try bytes.dropLast().withUnsafeBytes { try SafeTensorsFile(bytes: $0, name: "cut.safetensors") },
+                    "cut.safetensors", "tensor 'x' has data offsets beyond the end of the file: truncated or corrupt")
+    }
+
     func testMissingFile() throws {
         let path = try TempDir.make() + "/none.safetensors"
         expectError(try SafeTensorsFile(path: path), path, "no such file")

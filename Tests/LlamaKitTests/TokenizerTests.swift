@@ -351,4 +351,65 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(Array(ids.prefix(2)), [325, 1024])
         XCTAssertEqual(t.tokenPiece(ids[2]).first, "\u{2581}")
     }
+
+    // MARK: - Limits and fuzz regressions
+
+    /// Loads tokenizer.json text from memory and returns the error message (or "no error").
+    private func jsonError(_ text: String) -> String {
+        do {
+            _ = try TokenizerLoader.fromTokenizerJSON(data: Data(text.utf8), name: "t.json")
+            return "no error"
+        } catch let e as FormatError {
+            XCTAssertEqual(e.file, "t.json")
+            return e.message
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    private let byteLevel = #""pre_tokenizer": {"type": "ByteLevel"}"#
+
+    func testFromMemoryMatchesFromFile() throws {
+        let path = TokFixtures.fixtureDir + "/tiny-llava/tokenizer.json"
+        let file = try TokenizerLoader.fromTokenizerJSON(path, config: nil)
+        let memory = try TokenizerLoader.fromTokenizerJSON(data: Data(contentsOf: URL(fileURLWithPath: path)), name: path)
+        XCTAssertEqual(memory.vocabSize, file.vocabSize)
+        XCTAssertEqual(memory.encode("What digit is this? 7"), file.encode("What digit is this? 7"))
+    }
+
+    func testAddedTokenIDLimit() {
+        // The tokenizer sizes its tables by the largest id: 10^15 used to trap on the allocation.
+        XCTAssertEqual(jsonError(#"{"model": {"type": "BPE", "vocab": {"a": 0}}, "#
+                                 + #""added_tokens": [{"id": 1000000000000000, "content": "<x>"}], "# + byteLevel + "}"),
+                       "added token '<x>' has id 1000000000000000, outside 0..<2097152")
+        XCTAssertEqual(jsonError(#"{"model": {"type": "BPE", "vocab": {"a": 0}}, "#
+                                 + #""added_tokens": [{"id": -1, "content": "<x>"}], "# + byteLevel + "}"),
+                       "added token '<x>' has id -1, outside 0..<2097152")
+        XCTAssertEqual(jsonError(#"{"model": {"type": "BPE", "vocab": {"a": 0}}, "#
+                                 + #""added_tokens": [{"id": 2097151, "content": "<x>"}], "# + byteLevel + "}"), "no error")
+    }
+
+    func testVocabularyIDLimit() {
+        XCTAssertEqual(jsonError(#"{"model": {"type": "BPE", "vocab": {"a": 2097152}}, "# + byteLevel + "}"),
+                       "model.vocab id 2097152 is absurdly large (ids must be below 2097152)")
+    }
+
+    func testFileSizeLimitCheckedBeforeReading() throws {
+        // A sparse file: its size is refused from the directory entry, nothing is read.
+        let path = try TempDir.make() + "/tokenizer.json"
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: nil))
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: UInt64(TokenizerLoader.maxJSONBytes + 1))
+        try handle.close()
+        XCTAssertThrowsError(try TokenizerLoader.fromTokenizerJSON(path, config: nil)) { e in
+            XCTAssertEqual(e as? FormatError, FormatError(path, "file is 134217729 bytes, larger than the 128 MiB limit for tokenizer files"))
+        }
+        XCTAssertThrowsError(try TokenizerLoader.fromTokenizerJSON(path + ".none", config: nil)) { e in
+            XCTAssertEqual(e as? FormatError, FormatError(path + ".none", "no such file"))
+        }
+    }
+
+    func testJSONNestingLimit() {
+        XCTAssertEqual(jsonError(String(repeating: "[", count: 100_000)), "invalid JSON at byte 511: nested too deeply")
+    }
 }

@@ -87,6 +87,11 @@ public final class GGUFFile: @unchecked Sendable {
         try self.init(file: MappedFile(path: path))
     }
 
+    /// Parses GGUF bytes held in memory (copied); `name` labels errors.
+    public convenience init(bytes: UnsafeRawBufferPointer, name: String) throws {
+        try self.init(file: MappedFile(copying: bytes, name: name))
+    }
+
     init(file: MappedFile) throws {
         self.file = file
         path = file.path

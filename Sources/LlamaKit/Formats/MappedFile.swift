@@ -11,6 +11,19 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let size: Int
     public let base: UnsafeRawPointer
+    /// Whether `base` is a heap copy (in-memory bytes, or an empty file) rather than a mapping.
+    private let onHeap: Bool
+
+    /// A heap copy of `bytes`, read as if they were a file named `name` (which labels errors):
+    /// lets parsers run on bytes that never touched a disk (fuzzing, downloads in memory).
+    public init(copying bytes: UnsafeRawBufferPointer, name: String) {
+        path = name
+        size = bytes.count
+        onHeap = true
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 64)
+        if let src = bytes.baseAddress, bytes.count > 0 { p.copyMemory(from: src, byteCount: bytes.count) }
+        base = UnsafeRawPointer(p)
+    }
 
     public init(path: String) throws {
         self.path = path
@@ -23,6 +36,7 @@ public final class MappedFile: @unchecked Sendable {
         guard fstat(fd, &st) == 0 else { throw FormatError(path, "cannot stat") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw FormatError(path, "not a regular file") }
         size = Int(st.st_size)
+        onHeap = size == 0
         if size == 0 {
             // mmap refuses empty files; keep a valid dangling pointer so readers report "truncated".
             base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64))
@@ -35,7 +49,7 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        if size == 0 { UnsafeMutableRawPointer(mutating: base).deallocate() }
+        if onHeap { UnsafeMutableRawPointer(mutating: base).deallocate() }
         else { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }
 

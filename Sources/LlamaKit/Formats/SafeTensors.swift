@@ -22,6 +22,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
         try self.init(file: MappedFile(path: path))
     }
 
+    /// Parses safetensors bytes held in memory (copied); `name` labels errors.
+    public convenience init(bytes: UnsafeRawBufferPointer, name: String) throws {
+        try self.init(file: MappedFile(copying: bytes, name: name))
+    }
+
     init(file: MappedFile) throws {
         self.file = file
         path = file.path

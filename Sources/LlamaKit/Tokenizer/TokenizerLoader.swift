@@ -78,8 +78,33 @@ public enum TokenizerLoader {
     /// A tokenizer from a `tokenizer.json` (BPE model; byte-level or SentencePiece-style) and an
     /// optional `tokenizer_config.json` (BOS/EOS names, `add_bos_token`, `chat_template`).
     public static func fromTokenizerJSON(_ path: String, config: String?) throws -> any Tokenizer {
-        let root = try JSONValue.parse(file: path)
-        let cfg = try config.map { try JSONValue.parse(file: $0) }
+        try fromTokenizerJSON(root: JSONValue.parse(file: path), path: path,
+                              config: config.map { try JSONValue.parse(file: $0) })
+    }
+
+    /// The same from bytes in memory: `json` is the tokenizer.json, `config` the optional
+    /// tokenizer_config.json; `name` labels errors.
+    public static func fromTokenizerJSON(data json: Data, name: String, config: Data? = nil,
+                                         configName: String = "tokenizer_config.json") throws -> any Tokenizer {
+        try fromTokenizerJSON(root: JSONValue.parse(json, name: name), path: name,
+                              config: config.map { try JSONValue.parse($0, name: configName) })
+    }
+
+    /// Token ids (vocabulary and added tokens) must be below this: the tokenizer's tables are
+    /// sized by the largest id, and the largest real vocabularies have about 260k entries.
+    public static let maxVocabularySize = 1 << 21
+
+    /// Text from a file quoted in an error message, cut to a readable length on one line.
+    static func clipped(_ s: String, _ limit: Int = 40) -> String {
+        let head = s.prefix(limit + 1).map { $0.isNewline ? " " : String($0) }
+        return head.count <= limit ? head.joined() : head.prefix(limit).joined() + "…"
+    }
+
+    /// The largest tokenizer.json or tokenizer_config.json read (Llama 3's is 9 MB; the
+    /// largest published ones, 250k-entry multilingual vocabularies, about 35 MB).
+    public static let maxJSONBytes = 128 << 20
+
+    private static func fromTokenizerJSON(root: JSONValue, path: String, config cfg: JSONValue?) throws -> any Tokenizer {
         guard let model = root["model"] else { throw FormatError(path, "no \"model\" section: not a tokenizer.json") }
         let type = model["type"]?.string ?? (model["merges"] != nil ? "BPE" : "unknown")
         guard type == "BPE" else {
@@ -89,9 +114,11 @@ public enum TokenizerLoader {
 
         var pieces = [String](repeating: "", count: vocab.count)
         for (piece, v) in vocab {
-            guard let id = v.int, id >= 0 else { throw FormatError(path, "model.vocab[\"\(piece)\"] is not a non-negative integer") }
+            guard let id = v.int, id >= 0 else { throw FormatError(path, "model.vocab[\"\(Self.clipped(piece))\"] is not a non-negative integer") }
             if id >= pieces.count {
-                guard id < 1 << 24 else { throw FormatError(path, "model.vocab id \(id) is absurdly large") }
+                guard id < maxVocabularySize else {
+                    throw FormatError(path, "model.vocab id \(id) is absurdly large (ids must be below \(maxVocabularySize))")
+                }
                 pieces += Array(repeating: "", count: id + 1 - pieces.count)
             }
             pieces[id] = piece
@@ -107,6 +134,10 @@ public enum TokenizerLoader {
         for t in root["added_tokens"]?.array ?? [] {
             guard let id = t["id"]?.int, let content = t["content"]?.string else {
                 throw FormatError(path, "an added_tokens entry has no id or content")
+            }
+            // Checked before the tokenizer sizes its tables by the largest id.
+            guard id >= 0, id < maxVocabularySize else {
+                throw FormatError(path, "added token '\(Self.clipped(content))' has id \(id), outside 0..<\(maxVocabularySize)")
             }
             added.append(AddedToken(id: id, content: content, special: t["special"]?.bool ?? false))
         }
@@ -204,8 +235,20 @@ fileprivate enum JSONValue {
     }
 
     static func parse(file path: String) throws -> JSONValue {
+        // The size is checked before reading, so a huge file is refused without being loaded.
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        if let size = attributes?[.size] as? Int, size > TokenizerLoader.maxJSONBytes {
+            throw FormatError(path, "file is \(size) bytes, larger than the \(TokenizerLoader.maxJSONBytes >> 20) MiB limit for tokenizer files")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw FormatError(path, "cannot read this file")
+            throw FormatError(path, attributes == nil ? "no such file" : "cannot read this file")
+        }
+        return try parse(data, name: path)
+    }
+
+    static func parse(_ data: Data, name path: String) throws -> JSONValue {
+        guard data.count <= TokenizerLoader.maxJSONBytes else {
+            throw FormatError(path, "file is \(data.count) bytes, larger than the \(TokenizerLoader.maxJSONBytes >> 20) MiB limit for tokenizer files")
         }
         return try data.withUnsafeBytes { raw in
             var p = JSONParser(bytes: raw.bindMemory(to: UInt8.self), path: path)
