@@ -27,6 +27,19 @@ final class IDXTests: ScratchFolderTestCase {
         }
     }
 
+    func testDecodesBytesInMemory() throws {
+        let images = try DataLayerFixtures.idxImages()
+        for gz in [false, true] {
+            let data = IDX.encodeImages(images)
+            XCTAssertEqual(try IDX.decodeImages(gz ? Gzip.compress(data) : data, name: "mem"), images)
+            let labels = IDX.encodeLabels([3, 1, 4])
+            XCTAssertEqual(try IDX.decodeLabels(gz ? Gzip.compress(labels) : labels, name: "mem"), [3, 1, 4])
+        }
+        expectError("truncated: declares 3 labels (3 bytes) but holds only 2", file: "mem") {
+            _ = try IDX.decodeLabels(IDX.encodeLabels([3, 1, 4]).dropLast(), name: "mem")
+        }
+    }
+
     func testHeaderIsBigEndian() throws {
         let data = IDX.encodeLabels([1, 2, 3])
         XCTAssertEqual(Array(data), [0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 3])

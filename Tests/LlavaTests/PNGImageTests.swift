@@ -211,6 +211,19 @@ final class PNGImageTests: ScratchFolderTestCase {
         expectError("picture is 10000×10000, larger than the 8192×8192 limit", file: p) { _ = try PNGImage.readDigit(path: p) }
     }
 
+    func testClaimedSizeBeyondCompressedDataRefusedBeforeAllocating() throws {
+        // A valid 1×1 PNG whose IHDR claims 8000×8000: within the side limit, but its few
+        // bytes cannot inflate to 8000 rows of 1000 bytes (deflate packs at most ~1032:1).
+        var bytes = [UInt8](try PNGImage.encodeGray(pixels: [0], width: 1, height: 1))
+        for (offset, value) in [(16, UInt32(8000)), (20, UInt32(8000))] {
+            withUnsafeBytes(of: value.bigEndian) { bytes.replaceSubrange(offset ..< offset + 4, with: $0) }
+        }
+        let crc = bytes[12 ..< 29].withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, 17)) }
+        withUnsafeBytes(of: crc.bigEndian) { bytes.replaceSubrange(29 ..< 33, with: $0) }
+        expectError("picture claims to be 8000×8000, more pixels than its \(bytes.count) bytes can hold: truncated or corrupt",
+                    file: "claims.png") { _ = try PNGImage.decodeGray(Data(bytes), name: "claims.png") }
+    }
+
     func testBlankPicture() throws {
         let p = path("blank.png")
         try PNGImage.writeGray(pixels: [UInt8](repeating: 255, count: 100 * 60), width: 100, height: 60, to: p)

@@ -38,7 +38,20 @@ public enum IDX {
 
     /// Reads an image file (magic 0x00000803), gzip or raw.
     public static func readImages(path: String) throws -> IDXImages {
-        let input = try ByteStream(path: path)
+        try images(from: ByteStream(path: path), path: path)
+    }
+
+    /// Decodes the bytes of an image file held in memory (gzip or raw); `name` labels errors.
+    public static func decodeImages(_ data: Data, name: String) throws -> IDXImages {
+        try images(from: ByteStream(data: data, name: name), path: name)
+    }
+
+    /// Decodes the bytes of a label file held in memory (gzip or raw); `name` labels errors.
+    public static func decodeLabels(_ data: Data, name: String) throws -> [UInt8] {
+        try labels(from: ByteStream(data: data, name: name), path: name)
+    }
+
+    private static func images(from input: ByteStream, path: String) throws -> IDXImages {
         let header = try readHeader(input, path: path, expected: imagesMagic, dims: 3)
         let (count, rows, cols) = (header[0], header[1], header[2])
         guard (1...maxSide).contains(rows), (1...maxSide).contains(cols) else {
@@ -51,7 +64,10 @@ public enum IDX {
 
     /// Reads a label file (magic 0x00000801), gzip or raw.
     public static func readLabels(path: String) throws -> [UInt8] {
-        let input = try ByteStream(path: path)
+        try labels(from: ByteStream(path: path), path: path)
+    }
+
+    private static func labels(from input: ByteStream, path: String) throws -> [UInt8] {
         let count = try readHeader(input, path: path, expected: labelsMagic, dims: 1)[0]
         return try readPayload(input, path: path, what: "\(count) labels", bytes: (count, false))
     }
@@ -132,13 +148,21 @@ final class ByteStream {
     /// The largest file read into memory: no IDX or CSV file we accept can be bigger.
     static let maxFileBytes = IDX.maxPayloadBytes + (1 << 20)
 
-    init(path: String) throws {
+    convenience init(path: String) throws {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         if let size = attributes?[.size] as? Int, size > Self.maxFileBytes {
             throw FormatError(path, "file is larger than the \(Self.maxFileBytes >> 20) MiB limit")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw FormatError(path, attributes == nil ? "no such file" : "cannot read the file")
+        }
+        try self.init(data: data, name: path)
+    }
+
+    /// The bytes of `data` (already in memory); `name` labels errors.
+    init(data: Data, name path: String) throws {
+        guard data.count <= Self.maxFileBytes else {
+            throw FormatError(path, "file is larger than the \(Self.maxFileBytes >> 20) MiB limit")
         }
         self.path = path
         let gzip = data.starts(with: [0x1F, 0x8B])
@@ -150,10 +174,10 @@ final class ByteStream {
     func read(_ n: Int) throws -> [UInt8] {
         if let inflater {
             // Inflate in slices so memory grows with the data actually present, not with
-            // what a (possibly lying) header declared.
+            // what a (possibly lying) header declared: 64 KB first, then doubling up to 4 MB.
             var out = [UInt8]()
             while out.count < n {
-                let slice = try inflater.read(min(n - out.count, 4 << 20))
+                let slice = try inflater.read(min(n - out.count, min(4 << 20, max(64 << 10, out.count))))
                 if slice.isEmpty { break }
                 out += slice
             }

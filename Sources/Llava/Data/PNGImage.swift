@@ -14,6 +14,8 @@ public enum PNGImage {
     public static let maxSide = 8192
     /// The largest PNG file read into memory.
     public static let maxFileBytes = 256 << 20
+    /// Deflate's best compression ratio (1032:1), rounded up.
+    static let maxDeflateRatio = 1100
 
     /// A decoded picture as 8-bit gray, with its (unpremultiplied) alpha when it has one.
     public struct Gray: Sendable, Equatable {
@@ -61,6 +63,14 @@ public enum PNGImage {
             guard (1...maxSide).contains(width), (1...maxSide).contains(height) else {
                 png_image_free(&image)
                 throw FormatError(name, "picture is \(width)×\(height), larger than the \(maxSide)×\(maxSide) limit")
+            }
+            // Deflate packs at most about 1032 bytes into one, and a pixel takes at least one
+            // bit: a header claiming more pixels than its compressed bytes can hold is refused
+            // before the pixel buffer is allocated.
+            let minimumRawBytes = height * (1 + (width + 7) / 8)
+            guard minimumRawBytes <= maxDeflateRatio * raw.count else {
+                png_image_free(&image)
+                throw FormatError(name, "picture claims to be \(width)×\(height), more pixels than its \(raw.count) bytes can hold: truncated or corrupt")
             }
             let hasAlpha = image.format & UInt32(PNG_FORMAT_FLAG_ALPHA) != 0
             image.format = UInt32(PNG_FORMAT_FLAG_ALPHA)  // PNG_FORMAT_GA: gray + alpha, 8-bit
