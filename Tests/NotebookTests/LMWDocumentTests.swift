@@ -129,4 +129,36 @@ import Testing
         #expect(doc.rewritingExpectedOutputs([0: "```\ncode\n"])
             == "```lmw\nquit\n```\n\n````output\n```\ncode\n````\nafter\n")
     }
+
+    // MARK: Limits and fuzz regressions
+
+    @Test func sizeLimit() throws {
+        let big = "```lmw\nquit\n```\n" + String(repeating: "prose\n", count: LMWDocument.maxBytes / 6)
+        #expect(parseError(big) == "w.lmw: workflow is 8388622 bytes, more than the 8 MiB limit")
+        // From a file, the size is checked before the file is read.
+        let path = NSTemporaryDirectory() + "lmw-size-\(getpid()).lmw"
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: UInt64(LMWDocument.maxBytes + 1))
+        try handle.close()
+        #expect(throws: NotebookError(file: path, line: 0, message: "workflow is 8388609 bytes, more than the 8 MiB limit")) {
+            try LMWDocument(contentsOfFile: path)
+        }
+        #expect(throws: NotebookError(file: path + ".none", line: 0, message: "no such file")) {
+            try LMWDocument(contentsOfFile: path + ".none")
+        }
+    }
+
+    @Test func loneCarriageReturnInsideABlock() throws {
+        // A lone \r is a line break for the lexer: the statement source lookup used to trap.
+        let doc = try LMWDocument(text: "```lmw\nget steps\rquit\n```\n", file: "w.lmw")
+        #expect(doc.commandBlocks[0].statements.map(\.text) == ["get steps", "quit"])
+    }
+
+    @Test func longUnknownBlockOptionIsFoundQuickly() {
+        let word = String(repeating: "s", count: 30_000)
+        let text = "```lmw " + String(repeating: "skip ", count: 6_000) + word + "\nquit\n```\n"
+        #expect(parseError(text) == "w.lmw:1:30008: unknown block option '\(word)' (expected skip, keep-going, no-check, params)")
+    }
 }

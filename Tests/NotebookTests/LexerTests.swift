@@ -109,3 +109,35 @@ extension LexerTests {
             question: "two\nlines", image: nil, sampling: SamplingOptions()))
     }
 }
+
+/// Limits that turn hostile input into one clear error before anything large is allocated.
+extension LexerTests {
+    func lexError(_ text: String) -> String {
+        do {
+            _ = try Lexer.tokenize(text)
+            return "no error"
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func lineLengthLimit() {
+        let long = String(repeating: "a", count: Lexer.maxLineCharacters)
+        #expect(lexError("show " + long) == "1:65537: line longer than 65536 characters")
+        #expect(lexError("quit\n" + long) == "no error")
+        #expect(!Lexer.needsMoreInput("ask \"" + long + long))   // too long: run it to see the error
+    }
+
+    @Test func stringLengthLimit() {
+        // A quoted string may span lines, each of them short.
+        let line = String(repeating: "b", count: 1000) + "\n"
+        #expect(lexError("ask \"" + String(repeating: line, count: 66) + "\"")
+                == "1:5: string longer than 65536 characters")
+        #expect(lexError("ask \"" + String(repeating: line, count: 65) + "\"") == "no error")
+    }
+
+    @Test func inputSizeLimit() {
+        let text = String(repeating: "quit\n", count: Lexer.maxInputBytes / 5 + 1)
+        #expect(lexError(text) == "1:1: input is 4194305 bytes, more than the 4 MiB limit")
+    }
+}

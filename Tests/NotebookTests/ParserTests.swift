@@ -247,6 +247,31 @@ import Testing
         #expect(CommandSpec.completions(for: "ask \"what") == .words([]))
         #expect(CommandSpec.completions(for: "bogus ") == .words([]))
     }
+
+    // MARK: Limits and fuzz regressions
+
+    @Test func nestingLimit() throws {
+        #expect(try parse(String(repeating: "time ", count: Parser.maxNesting) + "quit") != nil)
+        #expect(error(String(repeating: "time ", count: Parser.maxNesting + 1) + "quit")
+                == "1:46: commands nested too deeply (at most 8 levels)")
+        // As many levels as fit on one line (13,000) recursed that deep before the limit.
+        #expect(error(String(repeating: "time ", count: 13_000) + "quit")
+                == "1:46: commands nested too deeply (at most 8 levels)")
+    }
+
+    @Test func loneCarriageReturnsSeparateLines() throws {
+        // The lexer counts \r as a line break; the source-text lookup must agree.
+        let statements = try Parser.parseProgram("get steps\rquit\r\nhelp")
+        #expect(statements.map(\.line) == [1, 2, 3])
+        #expect(statements.map(\.text) == ["get steps", "quit", "help"])
+    }
+
+    @Test func longUnknownWordGetsNoSuggestion() {
+        let word = String(repeating: "x", count: 60_000)
+        #expect(error(word) == "1:1: unknown command '\(word)' (try 'help')")
+        #expect(suggestion(for: String(repeating: "trian", count: 10_000), among: ["train"]) == nil)
+    }
+
 }
 
 extension String {

@@ -60,13 +60,39 @@ public enum Lexer {
     /// Tokenizes `text` (one or more lines); `firstLine` is the file line of its first line,
     /// so positions in errors are absolute. Every logical line ends with a `.newline` token.
     public static func tokenize(_ text: String, firstLine: Int = 1) throws(NotebookError) -> [Token] {
+        try checkLimits(text, firstLine: firstLine)
         var scanner = Scanner(Array(text), line: firstLine)
         return try scanner.run()
+    }
+
+    /// The most text one call reads (4 MiB of UTF-8; a workflow block or a pasted script).
+    public static let maxInputBytes = 4 << 20
+    /// The longest line, and so the longest word or quoted string on one line, in characters.
+    public static let maxLineCharacters = 65_536
+    /// The longest word or quoted string (which may span lines), in characters.
+    public static let maxTokenCharacters = 65_536
+
+    /// Refuses oversized input before it is copied into a character array.
+    static func checkLimits(_ text: String, firstLine: Int) throws(NotebookError) {
+        guard text.utf8.count <= maxInputBytes else {
+            throw NotebookError(line: firstLine, column: 1,
+                                message: "input is \(text.utf8.count) bytes, more than the \(maxInputBytes >> 20) MiB limit")
+        }
+        var line = firstLine, length = 0
+        for c in text {
+            if c.isLineBreak { line += 1; length = 0; continue }
+            length += 1
+            if length > maxLineCharacters {
+                throw NotebookError(line: line, column: length,
+                                    message: "line longer than \(maxLineCharacters) characters")
+            }
+        }
     }
 
     /// Whether `text` stops in the middle of a statement: a trailing `\` continuation or an
     /// open quoted string. The REPL then reads another line and appends it after a newline.
     public static func needsMoreInput(_ text: String) -> Bool {
+        if (try? checkLimits(text, firstLine: 1)) == nil { return false }  // the error shows when it runs
         var scanner = Scanner(Array(text), line: 1)
         do {
             _ = try scanner.run()
@@ -195,6 +221,7 @@ private struct Scanner {
     /// Characters up to whitespace or a quote (a quote right after `=` starts the value).
     mutating func scanBare() -> Substring {
         var text = ""
+        // A word ends at whitespace, so the line-length check already bounds it.
         while let c = current, !c.isWhitespace, c != "\"" {
             // An apostrophe inside a word is literal (`what's`); after `=` it opens the value.
             if c == "'" && text.last == "=" { break }
@@ -210,8 +237,14 @@ private struct Scanner {
         let (openLine, openColumn) = (line, column)
         advance()
         var value = ""
+        var length = 0
         while let c = current {
             if c == quote { advance(); return value }
+            length += 1
+            guard length <= Lexer.maxTokenCharacters else {
+                throw NotebookError(line: openLine, column: openColumn,
+                                    message: "string longer than \(Lexer.maxTokenCharacters) characters")
+            }
             if c == "\\" {
                 let (escLine, escColumn) = (line, column)
                 advance()

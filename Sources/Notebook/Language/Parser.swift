@@ -62,7 +62,8 @@ public enum Parser {
                                     file: String? = nil) throws(NotebookError) -> [LocatedStatement] {
         do {
             let tokens = try Lexer.tokenize(text, firstLine: firstLine)
-            let sourceLines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            // Split where the lexer counts lines (\n, \r\n and a lone \r), so token lines index it.
+            let sourceLines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isLineBreak)
             var result: [LocatedStatement] = []
             var start = 0
             for (i, token) in tokens.enumerated() where token.kind == .newline {
@@ -71,10 +72,9 @@ public enum Parser {
                 guard let first = lineTokens.first else { continue }
                 let statement = try parse(lineTokens)
                 // Source text: from the first token's line through the line that ended it.
-                let from = first.line - firstLine, to = max(from, token.line - firstLine)
-                let text = sourceLines[from...min(to, sourceLines.count - 1)]
-                    .map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
-                    .joined(separator: "\n").trimmingWhitespace()
+                let last = sourceLines.count - 1
+                let from = min(first.line - firstLine, last), to = min(max(from, token.line - firstLine), last)
+                let text = sourceLines[from...to].map(String.init).joined(separator: "\n").trimmingWhitespace()
                 result.append(LocatedStatement(statement, line: first.line, column: first.column, text: text))
             }
             return result
@@ -93,9 +93,17 @@ public enum Parser {
         return statements.first?.statement
     }
 
+    /// How deeply commands may nest (`time time … STATEMENT`): each level is a recursion.
+    public static let maxNesting = 8
+
     /// Parses the tokens of one logical line (no `.newline` tokens, at least one token).
-    static func parse(_ tokens: [Token]) throws(NotebookError) -> Statement {
+    /// `depth` counts the commands this one is nested in.
+    static func parse(_ tokens: [Token], depth: Int = 0) throws(NotebookError) -> Statement {
         let head = tokens[0]
+        guard depth <= maxNesting else {
+            throw NotebookError(line: head.line, column: head.column,
+                                message: "commands nested too deeply (at most \(maxNesting) levels)")
+        }
         guard case .word(let rawName) = head.kind else {
             throw NotebookError(line: head.line, column: head.column,
                                 message: "expected a command, got '\(head.text)' (try 'help')")
@@ -132,7 +140,7 @@ public enum Parser {
             spec = match
             rest = rest.dropFirst()
         }
-        let arguments = try spec.bind(Array(rest), head: head)
+        let arguments = try spec.bind(Array(rest), head: head, depth: depth)
         return try spec.build(arguments)
     }
 }
@@ -144,7 +152,10 @@ public enum Parser {
 /// or the only candidate that `word` is a prefix of.
 public func suggestion(for word: String, among candidates: [String]) -> String? {
     let limit = word.count <= 3 ? 1 : 2
-    let scored = candidates.map { ($0, editDistance(word, $0)) }.filter { $0.1 <= limit }
+    // Lengths differing by more than the limit cannot be within it: skip the quadratic
+    // distance (a pasted megabyte-long word would otherwise cost a megabyte-row table).
+    let scored = candidates.filter { abs($0.count - word.count) <= limit }
+        .map { ($0, editDistance(word, $0)) }.filter { $0.1 <= limit }
     if let best = scored.min(by: { $0.1 < $1.1 }) { return best.0 }
     let prefixed = candidates.filter { $0.hasPrefix(word) }
     return !word.isEmpty && prefixed.count == 1 ? prefixed[0] : nil
@@ -269,7 +280,7 @@ public struct CommandSpec: Sendable {
 
 extension CommandSpec {
     /// Matches the tokens after the command words against this spec.
-    func bind(_ tokens: [Token], head: Token) throws(NotebookError) -> Arguments {
+    func bind(_ tokens: [Token], head: Token, depth: Int = 0) throws(NotebookError) -> Arguments {
         var args = Arguments(line: head.line, column: head.column)
         var nextPositional = 0
         var index = 0
@@ -299,7 +310,7 @@ extension CommandSpec {
                                         message: "expected '\(word)', got '\(token.text)' (usage: \(usage))")
                 }
             case .statement:
-                args.nested = try Parser.parse(Array(tokens[(index - 1)...]))
+                args.nested = try Parser.parse(Array(tokens[(index - 1)...]), depth: depth + 1)
                 index = tokens.count
             case .setting:
                 args.setting = try settingNamed(token)

@@ -28,6 +28,8 @@
 // inside a four-backtick fence is not run. Parsing is strict: an unclosed `lmw` or `output`
 // block, an unknown option or a syntax error in any statement is an error before anything runs.
 
+import Foundation
+
 /// A parsed `.lmw` workflow.
 public struct LMWDocument: Sendable {
     /// Options from the fence's info string (see the file comment).
@@ -104,14 +106,34 @@ public struct LMWDocument: Sendable {
         }
     }
 
+    /// The largest workflow accepted (8 MiB; the shipped ones are a few KB).
+    public static let maxBytes = 8 << 20
+
     /// Parses a document; `file` only labels messages.
     public init(text: String, file: String? = nil) throws(NotebookError) {
+        guard text.utf8.count <= Self.maxBytes else {
+            throw NotebookError(file: file, line: 0,
+                                message: "workflow is \(text.utf8.count) bytes, more than the \(Self.maxBytes >> 20) MiB limit")
+        }
         self.text = text
         self.file = file
         var scanner = DocumentScanner(text: text, file: file)
         try scanner.run()
         items = scanner.items
         warnings = scanner.warnings
+    }
+
+    /// Reads and parses the workflow at `path`, checking its size before reading it.
+    public init(contentsOfFile path: String) throws(NotebookError) {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        if let size = attributes?[.size] as? Int, size > Self.maxBytes {
+            throw NotebookError(file: path, line: 0,
+                                message: "workflow is \(size) bytes, more than the \(Self.maxBytes >> 20) MiB limit")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw NotebookError(file: path, line: 0, message: attributes == nil ? "no such file" : "cannot read the workflow file")
+        }
+        try self.init(text: String(decoding: data, as: UTF8.self), file: path)
     }
 
     /// Checks one `--set KEY=VALUE` override against the settings' types.
@@ -192,6 +214,8 @@ private struct DocumentScanner {
     var prose: [Substring] = []
     var proseStart = 1
     var index = 0
+    /// Command blocks so far (counted, not recounted per block: documents may have thousands).
+    var blockCount = 0
 
     init(text: String, file: String?) {
         self.file = file
@@ -272,7 +296,8 @@ private struct DocumentScanner {
             expectedRange = next...outClose
             index = outClose + 1
         }
-        let blockIndex = items.count(where: { if case .commands = $0 { true } else { false } })
+        let blockIndex = blockCount
+        blockCount += 1
         items.append(.commands(LMWDocument.CommandBlock(
             index: blockIndex, line: open + 1, source: source, statements: statements, options: options,
             expected: expected, closeLineIndex: close, expectedRange: expectedRange)))
@@ -322,7 +347,9 @@ private struct DocumentScanner {
     func columnOf(_ word: Substring, in line: Substring) -> Int? {
         let chars = Array(line), target = Array(word)
         guard target.count <= chars.count else { return nil }
-        for start in 0...(chars.count - target.count) where Array(chars[start..<start + target.count]) == target
+        // Compared in place, stopping at the first difference: copying each candidate would
+        // make a long info string quadratic.
+        for start in 0...(chars.count - target.count) where chars[start..<start + target.count].elementsEqual(target)
             && (start == 0 || chars[start - 1].isWhitespace || chars[start - 1] == "`" || chars[start - 1] == "~") {
             return start + 1
         }
