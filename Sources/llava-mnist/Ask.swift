@@ -15,7 +15,7 @@ struct Ask: ParsableCommand {
     @Option(help: "A folder of MNIST IDX files (default: the offline 5k subset).") var data: String?
     @Flag(help: "Invert the PNG (for dark-on-light drawings; detected automatically otherwise).") var invert = false
     @Flag(help: "Greedy decoding instead of sampling.") var greedy = false
-    @Option(name: .customLong("max-tokens"), help: "Most new tokens.") var maxTokens = 256
+    @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "Most new tokens.") var maxTokens = 256
     @Option(help: "Sampling temperature (0 = greedy).") var temp: Double = 0.6
     @Option(name: .customLong("top-p"), help: "Nucleus sampling threshold.") var topP: Double = 0.9
     @Option(help: "Random seed for sampling.") var seed: Int = 0

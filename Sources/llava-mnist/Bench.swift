@@ -10,10 +10,15 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure prompt processing, generation, training and evaluation speed.")
 
     @OptionGroup var model: ModelOptions
-    @Option(help: "Repetitions per figure (the median is reported).") var repetitions = 3
+    @Option(parsing: .unconditional, help: "Repetitions per figure (the median is reported).") var repetitions = 3
     @Option(help: "Which figures: any of pp32,pp128,pp512,tg64,train,eval (comma-separated).") var only = "pp32,pp128,pp512,tg64,train,eval"
-    @Option(name: .customLong("train-batch"), help: "Batch size of the second training figure.") var trainBatch = 4
+    @Option(name: .customLong("train-batch"), parsing: .unconditional, help: "Batch size of the second training figure.") var trainBatch = 4
     @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        if repetitions < 1 || repetitions > 1000 { throw ValidationError("--repetitions must be between 1 and 1000") }
+        if trainBatch < 1 || trainBatch > 256 { throw ValidationError("--train-batch must be between 1 and 256") }
+    }
 
     func run() throws {
         installInterruptHandler()

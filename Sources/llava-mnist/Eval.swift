@@ -13,18 +13,19 @@ struct Eval: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(help: "The projector to evaluate (default: an untrained one).") var projector: String?
     @Option(help: "A folder of MNIST IDX files (t10k is enough; default: the offline held-out split).") var data: String?
-    @Option(help: "First test image.") var from = 0
-    @Option(help: "Number of test images.") var n = 1000
+    @Option(parsing: .unconditional, help: "First test image.") var from = 0
+    @Option(parsing: .unconditional, help: "Number of test images (default: 1,000, or all from --from when fewer).") var n: Int?
     @Option(help: "The question asked about each image.") var question = "What digit is this?"
     @Flag(help: "Greedy decoding instead of sampling (t=0.6, top-p 0.9).") var greedy = false
     @Option(help: "Seed for sampling.") var seed: Int = 0
-    @Option(name: .customLong("max-tokens"), help: "Most new tokens per reply.") var maxTokens = 20
+    @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "Most new tokens per reply.") var maxTokens = 20
     @Option(help: "Write per-example rows (index, label, predicted, correct, cosine, reply) as TSV.") var rows: String?
     @Flag(help: "Print one JSON object with accuracy, n, per_digit, confusion, mean_cosine.") var json = false
 
     func validate() throws {
-        if n < 1 { throw ValidationError("--n must be positive") }
+        if let n, n < 1 { throw ValidationError("--n must be positive") }
         if from < 0 { throw ValidationError("--from must not be negative") }
+        if maxTokens < 1 || maxTokens > 8192 { throw ValidationError("--max-tokens must be between 1 and 8192") }
     }
 
     func run() throws {
@@ -32,6 +33,7 @@ struct Eval: ParsableCommand {
         try reportingErrors {
             let s = try model.session(display: json ? QuietDisplay(wrapping: TerminalDisplay()) : TerminalDisplay())
             try s.loadMNIST(split: .test, path: data)
+            _ = try s.evaluationRange(n: n, from: from)   // before any note: one line when it fails
             if let projector { try s.loadProjector(projector) }
             else { FileHandle.standardError.write(Data("note: no --projector given: evaluating an untrained (random) projector\n".utf8)) }
             try s.set(.seed, .int(seed))

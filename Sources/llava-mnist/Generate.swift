@@ -9,10 +9,10 @@ struct Generate: ParsableCommand {
         abstract: "Continue a raw prompt (no chat format). --prompt-ids works on models without a tokenizer.")
 
     @Option(help: "A GGUF file or Hugging Face folder (default: SmolLM2).") var model: String?
-    @Option(help: "Compute threads (default: one per core).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Compute threads (default: one per core).") var threads: Int?
     @Option(help: "The prompt text (special tokens recognized; BOS added when the tokenizer's defaults do).") var prompt: String?
     @Option(name: .customLong("prompt-ids"), help: "The prompt as comma-separated token ids, e.g. 1,483,321.") var promptIDs: String?
-    @Option(name: .customLong("max-tokens"), help: "Most new tokens.") var maxTokens = 32
+    @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "Most new tokens.") var maxTokens = 32
     @Option(help: "Sampling temperature (0 = greedy).") var temp: Double = 0
     @Option(name: .customLong("top-k"), help: "Keep only the k most likely tokens (0 = all).") var topK = 0
     @Option(name: .customLong("top-p"), help: "Nucleus sampling threshold.") var topP: Double = 1
@@ -47,6 +47,7 @@ struct Generate: ParsableCommand {
                 if tok.addsBOSByDefault, let bos = tok.bosID, ids.first != bos { ids.insert(bos, at: 0) }
                 guard !ids.isEmpty else { throw CommandError("the prompt is empty") }
             }
+            try Session.checkContext(promptTokens: ids.count, maxTokens: maxTokens, context: loaded.model.config.contextLength)
             var stops = Set(loaded.model.config.eosIDs)
             if let tok = loaded.tokenizer {
                 if let e = tok.eosID { stops.insert(e) }

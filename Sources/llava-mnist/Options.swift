@@ -9,7 +9,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "A GGUF file or Hugging Face model folder (default: SmolLM2-135M-Instruct from the cache).")
     var model: String?
 
-    @Option(name: .long, help: "Compute threads (default: one per core).")
+    @Option(name: .long, parsing: .unconditional, help: "Compute threads (default: one per core).")
     var threads: Int?
 
     @Option(name: .long, help: "Chat format: auto, chatml, llama3 (clean) or llama3-seed (the seed's hand-written prompt).")

@@ -18,8 +18,11 @@ struct Run: ParsableCommand {
     func run() throws {
         installInterruptHandler()
         if listParams {
-            let text = try String(contentsOfFile: file, encoding: .utf8)
-            do { print(Runner.parameterList(try LMWDocument(text: text, file: file)), terminator: "") }
+            guard let data = FileManager.default.contents(atPath: file) else {
+                FileHandle.standardError.write(Data("\(file): cannot read the workflow file\n".utf8))
+                throw ExitCode.failure
+            }
+            do { print(Runner.parameterList(try LMWDocument(text: String(decoding: data, as: UTF8.self), file: file)), terminator: "") }
             catch { FileHandle.standardError.write(Data("\(error)\n".utf8)); throw ExitCode.failure }
             return
         }

@@ -24,14 +24,18 @@ extension Session {
         let tok = try m.requireTokenizer()
         let format = try chatFormat()
         let embeddings: [Float]
+        let context = m.model.config.contextLength
+        guard r.maxTokens >= 1 else { throw CommandError("max must be positive, got \(r.maxTokens)") }
         if let image {
             let p = try prompt(question: question)
+            try Self.checkContext(promptTokens: p.prefixIDs.count + 1 + p.suffixIDs.count, maxTokens: r.maxTokens, context: context)
             let e = try currentProjector().forward(image.normalized()).embeddings
             embeddings = m.model.embed(p.prefixIDs) + p.rowsAfterPrefix(model: m.model, image: e)
         } else {
             let text = format.render(messages: [ChatMessage(role: "user", content: question)], addGenerationPrompt: true)
             var ids = tok.encode(text, parseSpecial: true)
             if format == .plain, tok.addsBOSByDefault, let bos = tok.bosID { ids.insert(bos, at: 0) }
+            try Self.checkContext(promptTokens: ids.count, maxTokens: r.maxTokens, context: context)
             embeddings = m.model.embed(ids)
         }
         var stream = StreamingDecoder()

@@ -10,6 +10,16 @@ extension Session {
     @discardableResult
     public func startTraining(_ options: TrainingOptions, optimizer: AdamW? = nil, stepsDone: Int = 0) throws -> Trainer {
         let m = try model()
+        if let problem = Self.problem(with: .int(options.batch), for: .batch) { throw CommandError(problem) }
+        // A step's rows must fit the context (checked before the trainer allocates its cache).
+        let p = try prompt()
+        let perImage = p.suffixIDs.count + (0...9).map { p.answerIDs(label: $0).count }.max()!
+        let context = m.model.config.contextLength
+        if p.prefixIDs.count + options.batch * perImage > context {
+            throw CommandError("batch \(options.batch) needs \(p.prefixIDs.count + options.batch * perImage) positions per step "
+                               + "(\(perImage) per image after a \(p.prefixIDs.count)-token prompt), more than the model's context of \(context): "
+                               + "use at most \(max(0, (context - p.prefixIDs.count) / perImage)) images per step")
+        }
         let t = try Trainer(model: m.model, prompt: try prompt(), projector: try currentProjector(), data: try mnist().train,
                             order: try trainingOrder(seed: options.seed), options: options, optimizer: optimizer, stepsDone: stepsDone)
         trainer = t
@@ -19,6 +29,10 @@ extension Session {
     /// The trainer `train` continues, or a new one when the command asks for a different
     /// batch, learning rate or seed than the current run.
     func trainer(for o: TrainOptions) throws -> Trainer {
+        for (setting, value) in [(Setting.batch, o.batch.map { SettingValue.int($0) }), (.lr, o.learningRate.map { .double($0) }),
+                                 (.every, o.every.map { .int($0) })] {
+            if let value, let problem = Self.problem(with: value, for: setting) { throw CommandError(problem) }
+        }
         let batch = o.batch ?? int(.batch), lr = Float(o.learningRate ?? double(.lr))
         let seed = UInt64(truncatingIfNeeded: o.seed ?? int(.seed))
         if let t = trainer, t.options.batch == batch, t.options.optimizer.lr == lr, t.options.seed == seed { return t }
@@ -92,14 +106,16 @@ extension Session {
                          rowsPath: String? = nil, quiet: Bool = false) throws -> EvalReport {
         let m = try model(), tok = try m.requireTokenizer()
         let test = try mnist().test
-        let count = n ?? int(.n)
-        guard from >= 0, from < test.count else { throw CommandError("from=\(from) is out of range: the test split has \(test.count) images") }
-        let items = (from..<min(test.count, from + count)).map { (index: $0, image: test.images[$0]) }
+        let range = try evaluationRange(n: n, from: from)
+        let items = range.map { (index: $0, image: test.images[$0]) }
         let options = Llava.EvalOptions(greedy: greedy ?? bool(.greedy), seed: UInt64(truncatingIfNeeded: int(.seed)), maxTokens: int(.max))
         let q = question ?? string(.question)
+        let p = try prompt(question: q)
+        try Self.checkContext(promptTokens: p.prefixIDs.count + 1 + p.suffixIDs.count, maxTokens: options.maxTokens,
+                              context: m.model.config.contextLength)
         var done = 0, correct = 0
         let t0 = Clock.now()
-        let report = try Evaluator.run(model: m.model, tokenizer: tok, prompt: try prompt(question: q), projector: try currentProjector(),
+        let report = try Evaluator.run(model: m.model, tokenizer: tok, prompt: p, projector: try currentProjector(),
                                        images: items, options: options) { row in
             done += 1; if row.correct { correct += 1 }
             let rate = Double(done) / max(Clock.now() - t0, 1e-9)
@@ -108,6 +124,21 @@ extension Session {
         if let rowsPath { try writeRows(report, to: rowsPath) }
         if !quiet { show(report, question: q, greedy: options.greedy) }
         return report
+    }
+
+    /// The test images `eval` reads: `n` from `from` (an explicit count must exist; the `n`
+    /// setting, 1,000 by default, takes what there is). Throws a clear message otherwise.
+    public func evaluationRange(n: Int?, from: Int) throws -> Range<Int> {
+        let total = try mnist().test.count
+        guard from >= 0, from < total else { throw CommandError("from=\(from) is out of range: the test split has \(total) images") }
+        if let n {
+            guard n >= 1 else { throw CommandError("n must be positive, got \(n)") }
+            guard n <= total - from else {
+                throw CommandError("asked for \(n) test images from image \(from), but the test split has \(total)"
+                                   + (from > 0 ? " (at most \(total - from) from there)" : ""))
+            }
+        }
+        return from..<(from + (n ?? min(int(.n), total - from)))
     }
 
     func show(_ r: EvalReport, question: String, greedy: Bool) {

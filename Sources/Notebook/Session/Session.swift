@@ -41,11 +41,51 @@ public final class Session {
     public func bool(_ s: Setting) -> Bool { settings[s]?.boolValue ?? s.defaultValue.boolValue ?? false }
 
     public func set(_ s: Setting, _ v: SettingValue) throws {
+        if let problem = Self.problem(with: v, for: s) { throw CommandError(problem) }
         settings[s] = v
         switch s {
         case .threads: Parallel.threads = v.intValue ?? 0
         case .format, .compat, .question: trainer = nil   // the prompt changed
         default: break
+        }
+    }
+
+    /// Why `value` is not acceptable for `setting` beyond its type (a range), or nil. The
+    /// model's context limits `max` further; `ask` and `eval` check that when they start.
+    public static func problem(with value: SettingValue, for setting: Setting) -> String? {
+        func within(_ range: ClosedRange<Double>, _ note: String = "") -> String? {
+            guard let v = value.doubleValue, !range.contains(v) else { return nil }
+            let bounds = setting.type == .int ? "\(Int(range.lowerBound)) and \(Int(range.upperBound))"
+                : "\(range.lowerBound) and \(range.upperBound)"
+            return "\(setting.name) must be between \(bounds)\(note), got \(value)"
+        }
+        switch setting {
+        case .threads: return within(0...256, " (0: one per core)")
+        case .batch: return within(1...256)
+        case .steps: return within(1...100_000_000)
+        case .max: return within(1...1_000_000)
+        case .n: return within(1...1_000_000)
+        case .every: return within(0...100_000_000)
+        case .temp: return within(0...100)
+        case .topP:
+            guard let v = value.doubleValue, !(v > 0 && v <= 1) else { return nil }
+            return "top_p must be greater than 0 and at most 1, got \(value)"
+        case .lr:
+            guard let v = value.doubleValue, !(v > 0 && v <= 10) else { return nil }
+            return "lr must be greater than 0 and at most 10, got \(value)"
+        case .seed, .format, .question, .greedy, .compat, .color: return nil
+        }
+    }
+
+    /// Throws unless a prompt of `promptTokens` positions followed by up to `maxTokens` new
+    /// ones fits the model's context (checked before anything is allocated).
+    public static func checkContext(promptTokens: Int, maxTokens: Int, context: Int) throws {
+        if promptTokens >= context {
+            throw CommandError("the prompt is \(promptTokens) tokens, too long for the model's context of \(context) tokens: shorten the question")
+        }
+        if maxTokens > context - promptTokens {
+            throw CommandError("up to \(maxTokens) new tokens after the \(promptTokens)-token prompt would need \(promptTokens + maxTokens) positions, "
+                               + "more than the model's context of \(context) tokens: ask for at most \(context - promptTokens)")
         }
     }
 
