@@ -145,13 +145,14 @@ public final class Trainer: @unchecked Sendable {
 
     /// Runs until `options.steps` steps are done, `count` more steps have run, or Ctrl-C:
     /// an interrupt is honoured between steps, so the projector always holds whole steps.
-    /// Returns whether it was interrupted.
+    /// Returns whether it was interrupted. `onStep` may throw (a failed checkpoint save): the
+    /// run stops there, after a whole step.
     @discardableResult
-    public func run(count: Int? = nil, onStep: (StepReport) -> Void) throws -> Bool {
+    public func run(count: Int? = nil, onStep: (StepReport) throws -> Void) throws -> Bool {
         let target = min(options.steps, stepsDone + (count ?? options.steps))
         while stepsDone < target {
             if Interrupt.isRequested { Interrupt.clear(); return true }
-            onStep(try step())
+            try onStep(try step())
         }
         return false
     }

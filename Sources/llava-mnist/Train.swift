@@ -44,26 +44,31 @@ struct Train: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(help: "A folder of MNIST IDX files (default: the offline 5k subset, seeded stratified split).") var data: String?
     @Option(help: "Recipe: seed (1,000 steps, batch 1, lr 1e-3) or best (distilled MLP projector, then 300 steps of batch 8 end to end).") var preset: Preset = .seed
-    @Option(help: "Training steps (overrides the preset).") var steps: Int?
-    @Option(help: "AdamW learning rate (overrides the preset).") var lr: Double?
-    @Option(help: "Images per step (overrides the preset).") var batch: Int?
-    @Option(help: "Seed for initialization, data order and augmentation.") var seed: Int = 0
+    @Option(parsing: .unconditional, help: "Training steps (overrides the preset).") var steps: Int?
+    @Option(parsing: .unconditional, help: "AdamW learning rate (overrides the preset).") var lr: Double?
+    @Option(parsing: .unconditional, help: "Images per step (overrides the preset).") var batch: Int?
+    @Option(parsing: .unconditional, help: "Seed for initialization, data order and augmentation (default 0).") var seed: Int?
     @Option(name: .customLong("projector-kind"), help: "linear (the seed) or mlp (LLaVA-1.5 style).") var projectorKind: ProjectorKind?
     @Option(help: "Learning-rate schedule: constant or cosine (overrides the preset).") var schedule: String?
-    @Option(help: "Random shifts of up to N pixels (augmentation; overrides the preset).") var shift: Int?
+    @Option(parsing: .unconditional, help: "Random shifts of up to N pixels (augmentation; overrides the preset).") var shift: Int?
     @Option(help: "Where to write the projector.") var out = "projector.safetensors"
-    @Flag(help: "Continue the run saved at --out (its optimizer state is beside it).") var resume = false
-    @Option(help: "Print the loss and a sampled reply every K steps.") var every = 100
+    @Flag(help: "Continue the run saved at --out (its optimizer state is beside it) with its recipe, to the same result as an uninterrupted run.") var resume = false
+    @Option(name: .customLong("save-every"), parsing: .unconditional,
+            help: "Also save the projector and optimizer state to --out every K steps (atomically; 0: only at the end).") var saveEvery = 0
+    @Option(parsing: .unconditional, help: "Print the loss and a sampled reply every K steps.") var every = 100
     @Option(help: "Append per-step losses (step, loss) to this file.") var log: String?
-    @Option(name: .customLong("distill-epochs"), help: "First fit the projector without the LLM to the model's own digit-token embeddings for N epochs (0 = off; overrides the preset).") var distillEpochs: Int?
+    @Option(name: .customLong("distill-epochs"), parsing: .unconditional, help: "First fit the projector without the LLM to the model's own digit-token embeddings for N epochs (0 = off; overrides the preset).") var distillEpochs: Int?
 
     func validate() throws {
-        if let steps, steps < 0 { throw ValidationError("--steps must not be negative") }
+        if let steps, steps < 0 || steps > 100_000_000 { throw ValidationError("--steps must be between 0 and 100000000") }
         if let distillEpochs, distillEpochs < 0 || distillEpochs > 1000 { throw ValidationError("--distill-epochs must be between 0 and 1000") }
         if let batch, batch < 1 || batch > 256 { throw ValidationError("--batch must be between 1 and 256") }
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if let lr, !(lr > 0 && lr <= 10) { throw ValidationError("--lr must be greater than 0 and at most 10") }
         if let schedule, LRSchedule(rawValue: schedule) == nil { throw ValidationError("--schedule must be constant or cosine") }
         if let shift, shift < 0 || shift > 8 { throw ValidationError("--shift must be between 0 and 8") }
+        if saveEvery < 0 { throw ValidationError("--save-every must not be negative (0: save only at the end)") }
+        if every < 0 { throw ValidationError("--every must not be negative (0: no reports)") }
+        if resume, distillEpochs ?? 0 > 0 { throw ValidationError("--distill-epochs starts a run; it cannot be combined with --resume") }
     }
 
     func run() throws {
@@ -73,22 +78,27 @@ struct Train: ParsableCommand {
             let s = try model.session()
             try s.loadMNIST(split: .train, path: data)
             var (options, kind) = preset.options
+            let dim = try s.model().model.config.dim
+            var resumed: Checkpoint.TrainingState?
+            if resume {
+                // The run's own recipe, unless a flag says otherwise (then it must agree).
+                let state = try Checkpoint.loadTrainingState(out, width: dim)
+                try adopt(state.optimizerMetadata, into: &options)
+                resumed = state
+            }
             if let steps { options.steps = steps }
             if let lr { options.optimizer.lr = Float(lr) }
             if let batch { options.batch = batch }
             if let schedule { options.schedule = LRSchedule(rawValue: schedule)! }
             if let shift { options.shift = shift }
-            options.seed = UInt64(truncatingIfNeeded: seed)
-            let dim = try s.model().model.config.dim
-            var optimizer: AdamW?
+            if let seed { options.seed = UInt64(truncatingIfNeeded: seed) }
+            let seed = Int(truncatingIfNeeded: options.seed)
             var done = 0
-            if resume {
-                let (p, _) = try Checkpoint.load(out, width: dim)
-                let opt = try Checkpoint.loadOptimizer(for: out, projector: p)
-                s.projector = p
-                optimizer = opt
-                done = opt.step
-                print("resuming \(out) at step \(done) of \(options.steps)")
+            if let resumed {
+                s.projector = resumed.projector
+                s.projectorOrigin = out
+                done = resumed.optimizer.step
+                say("resuming \(out) at step \(done) of \(options.steps)")
             } else {
                 var p = Projector(kind: projectorKind ?? kind, outputSize: dim, hiddenSize: 1024, seed: UInt64(truncatingIfNeeded: seed))
                 let epochs = distillEpochs ?? preset.distillEpochs
@@ -100,23 +110,63 @@ struct Train: ParsableCommand {
                     let t0 = Clock.now()
                     let targets = Distillation.targets(model: try s.model().model, prompt: try s.prompt())
                     try Distillation.fit(&p, images: try s.mnist().train.images, targets: targets, options: d) { epoch, loss in
-                        print("distill epoch \(epoch)/\(epochs): mse \(String(format: "%.3e", loss))")
+                        say("distill epoch \(epoch)/\(epochs): mse \(String(format: "%.3e", loss))")
                     }
-                    print("distilled in \(String(format: "%.1f", Clock.now() - t0)) s")
+                    say("distilled in \(String(format: "%.1f", Clock.now() - t0)) s")
                 }
                 s.projector = p
                 s.projectorOrigin = epochs > 0 ? "distilled (seed \(seed))" : "fresh (seed \(seed))"
             }
-            let t = try s.startTraining(options, optimizer: optimizer, stepsDone: done)
-            print("training \(s.projector!.kind.rawValue) projector on \(t.data.source): \(options.steps) steps, batch \(options.batch), "
+            let t = try s.startTraining(options, optimizer: resumed?.optimizer, stepsDone: done)
+            say("training \(s.projector!.kind.rawValue) projector on \(t.data.source): \(options.steps) steps, batch \(options.batch), "
                   + "lr \(options.optimizer.lr) (\(options.schedule.rawValue)), shift \(options.shift), seed \(seed), format \(try s.chatFormat().rawValue)")
             let remaining = options.steps - done
-            if remaining > 0 { try s.train(TrainOptions(steps: remaining, learningRate: Double(options.optimizer.lr), batch: options.batch, seed: seed, every: every)) }
+            if remaining > 0 {
+                try s.train(TrainOptions(steps: remaining, learningRate: Double(options.optimizer.lr), batch: options.batch, seed: seed, every: every),
+                            saveEvery: saveEvery, saveTo: out)
+            }
             try s.saveProjector(out)
             if t.stepsDone < options.steps, remaining > 0 {
-                print("resume with: llava-mnist train --resume --out \(out) --steps \(options.steps) --seed \(seed)"
-                      + (lr.map { " --lr \($0)" } ?? "") + (batch.map { " --batch \($0)" } ?? "") + " --preset \(preset.rawValue)")
+                let same = [("--model", model.model), ("--format", model.format == "auto" ? nil : model.format), ("--data", data),
+                            ("--steps", steps.map(String.init))].compactMap { flag, value in value.map { " \(flag) \($0)" } }.joined()
+                say("resume with: llava-mnist train --resume --out \(out)\(same)")
             }
         }
     }
+
+    /// Takes the recipe a resumed run was saved with (`recipe_*` metadata) as the defaults;
+    /// a flag given now must agree with it, or the result would not be the run's.
+    func adopt(_ meta: [String: String], into options: inout TrainingOptions) throws {
+        func conflict(_ flag: String, _ saved: String, _ given: String) -> CommandError {
+            CommandError("\(out): this run was trained with \(flag) \(saved); resuming it with \(flag) \(given) would not continue it (leave the flag out)")
+        }
+        if let v = meta["recipe_seed"].flatMap(UInt64.init) {
+            if let seed, UInt64(truncatingIfNeeded: seed) != v { throw conflict("--seed", "\(v)", "\(seed)") }
+            options.seed = v
+        }
+        if let v = meta["recipe_batch"].flatMap(Int.init) {
+            if let batch, batch != v { throw conflict("--batch", "\(v)", "\(batch)") }
+            options.batch = v
+        }
+        if let v = meta["recipe_lr"].flatMap(Float.init) {
+            if let lr, Float(lr) != v { throw conflict("--lr", "\(v)", "\(lr)") }
+            options.optimizer.lr = v
+        }
+        if let v = meta["recipe_schedule"].flatMap(LRSchedule.init(rawValue:)) {
+            if let schedule, schedule != v.rawValue { throw conflict("--schedule", v.rawValue, schedule) }
+            options.schedule = v
+        }
+        if let v = meta["recipe_shift"].flatMap(Int.init) {
+            if let shift, shift != v { throw conflict("--shift", "\(v)", "\(shift)") }
+            options.shift = v
+        }
+        if let v = meta["recipe_steps"].flatMap(Int.init) { options.steps = v }
+    }
+}
+
+/// Prints a line at once, even into a file or pipe: the log of a run that gets killed keeps
+/// every line the run printed.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
 }

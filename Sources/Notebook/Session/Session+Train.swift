@@ -45,11 +45,13 @@ extension Session {
     }
 
     /// Runs `steps` training steps with a live progress line; Ctrl-C stops after the
-    /// current step and keeps everything trained so far.
-    public func train(_ o: TrainOptions) throws {
-        let t = try trainer(for: o)
+    /// current step and keeps everything trained so far. With `saveEvery` K > 0, the
+    /// projector and optimizer state are saved to `saveTo` after every K-th step (counting
+    /// resumed steps), atomically, so a killed run resumes from its last checkpoint.
+    public func train(_ o: TrainOptions, saveEvery: Int = 0, saveTo: String? = nil) throws {
         let steps = o.steps ?? int(.steps)
         guard steps > 0 else { throw CommandError("steps must be positive") }
+        let t = try trainer(for: o)
         let every = o.every ?? int(.every)
         var smooth = SmoothedValue(decay: 0.95)
         let start = t.stepsDone, t0 = Clock.now()
@@ -65,6 +67,7 @@ extension Session {
                 if let sample = try? sampleReply(t) { line += " | \(sample)" }
                 display.line(line)
             }
+            if saveEvery > 0, let saveTo, r.step % saveEvery == 0 { try saveCheckpoint(t, to: saveTo) }
         }
         projector = t.projector
         projectorOrigin = "trained \(t.stepsDone) steps"

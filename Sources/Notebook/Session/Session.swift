@@ -175,15 +175,34 @@ public final class Session {
 
     public func saveProjector(_ path: String) throws {
         let p = try currentProjector()
+        try Checkpoint.save(p, metadata: checkpointMetadata(trainer), optimizer: trainer?.optimizer, to: (path as NSString).expandingTildeInPath)
+        display.line("saved projector to \(path)" + (trainer != nil ? " (optimizer state beside it)" : ""))
+    }
+
+    /// Saves a training run's projector and optimizer state mid-run (`train --save-every`).
+    public func saveCheckpoint(_ t: Trainer, to path: String) throws {
+        try Checkpoint.save(t.projector, metadata: checkpointMetadata(t), optimizer: t.optimizer, to: (path as NSString).expandingTildeInPath)
+    }
+
+    /// What a checkpoint records: the model and format it belongs to and, for a training run,
+    /// its progress and recipe (`recipe_*` keys, which `train --resume` continues with).
+    func checkpointMetadata(_ t: Trainer?) throws -> [String: String] {
         let m = try model()
         var meta = ["base_model": (m.path as NSString).lastPathComponent, "chat_format": try chatFormat().rawValue,
                     "seed": "\(int(.seed))", "origin": projectorOrigin]
-        if let t = trainer {
-            meta["steps"] = "\(t.stepsDone)"; meta["lr"] = "\(t.options.optimizer.lr)"; meta["batch"] = "\(t.options.batch)"
+        if let t {
+            let o = t.options
+            meta["seed"] = "\(o.seed)"
+            meta["steps"] = "\(t.stepsDone)"; meta["lr"] = "\(o.optimizer.lr)"; meta["batch"] = "\(o.batch)"
             if let l = t.losses.last { meta["final_loss"] = String(format: "%.4f", l) }
+            meta["recipe_seed"] = "\(o.seed)"
+            meta["recipe_batch"] = "\(o.batch)"
+            meta["recipe_lr"] = "\(o.optimizer.lr)"
+            meta["recipe_schedule"] = o.schedule.rawValue
+            meta["recipe_shift"] = "\(o.shift)"
+            if o.steps < Int.max / 2 { meta["recipe_steps"] = "\(o.steps)" }   // the notebook trains open-ended
         }
-        try Checkpoint.save(p, metadata: meta, optimizer: trainer?.optimizer, to: (path as NSString).expandingTildeInPath)
-        display.line("saved projector to \(path)" + (trainer != nil ? " (optimizer state beside it)" : ""))
+        return meta
     }
 
     // MARK: - Data
