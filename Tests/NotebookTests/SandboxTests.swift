@@ -70,9 +70,104 @@ import Llava
     }
 
     @Test func theLanguageCannotRunShellCommands() {
-        for source in ["shell ls", "!ls", "exec rm -rf /", "system \"ls\"", "$ ls"] {
+        for source in ["shell ls", "!ls", "exec rm -rf /", "system \"ls\"", "$ ls",
+                       "fetch https://example.com/m.gguf", "download model", "curl http://x"] {
             #expect(throws: NotebookError.self) { try Parser.parseStatement(source) }
         }
+        // The whole command table: a new command has to be added here, on purpose, after
+        // checking it opens no process or connection and declares its paths to the sandbox.
+        #expect(CommandSpec.commandNames.sorted() == ["ask", "eval", "get", "grad", "gradcheck", "help", "history", "load", "loss",
+                                                      "project", "quit", "reset", "save", "set", "show", "time", "tokens", "train"])
+    }
+
+    @Test func dotDotCannotClimbOutButMayStayInside() throws {
+        let folder = try temporaryFolder()
+        defer { cleanup(folder) }
+        try FileManager.default.createDirectory(atPath: folder + "/a/b", withIntermediateDirectories: true)
+        let sandbox = Sandbox(allowing: [folder])
+        #expect(try violation(sandbox, "save projector a/b/../../p.safetensors", base: folder) == nil)
+        #expect(try violation(sandbox, "save projector a/../../p.safetensors", base: folder)?.hasPrefix("save projector: cannot write a/../../p.safetensors (") == true)
+        #expect(try violation(sandbox, "load image a/b/../../../../../../etc/passwd as x", base: folder)?
+            .contains("(/etc/passwd): outside") == true)
+        #expect(try violation(sandbox, "grad save=\(folder)/a/../../x.safetensors", base: nil) != nil)
+        // `..` after a link climbs from the link's target, as the kernel does.
+        let outside = try temporaryFolder("outside")
+        defer { cleanup(outside) }
+        try FileManager.default.createDirectory(atPath: outside + "/deep", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder + "/a/link", withDestinationPath: outside + "/deep")
+        #expect(try violation(sandbox, "save projector a/link/../p.safetensors", base: folder)?.contains("(\(outside)/p.safetensors)") == true)
+    }
+
+    @Test func aLinkInsideAFolderItReadsCannotLeadOut() throws {
+        let folder = try temporaryFolder()
+        let outside = try temporaryFolder("outside")
+        defer { cleanup(folder); cleanup(outside) }
+        // An MNIST folder and a model folder whose files link out of the allowed folders.
+        try FileManager.default.createDirectory(atPath: folder + "/mnist", withIntermediateDirectories: true)
+        try Data([0]).write(to: URL(fileURLWithPath: outside + "/secret"))
+        try FileManager.default.createSymbolicLink(atPath: folder + "/mnist/t10k-images-idx3-ubyte", withDestinationPath: outside + "/secret")
+        try FileManager.default.createDirectory(atPath: folder + "/model", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder + "/model/config.json", withDestinationPath: "../../" + (outside as NSString).lastPathComponent + "/secret")
+        let sandbox = Sandbox(allowing: [folder])
+        #expect(try violation(sandbox, "load mnist path=mnist", base: folder)
+                == "load mnist: cannot read mnist (\(folder)/mnist): its entry t10k-images-idx3-ubyte leads to \(outside)/secret, outside the folders this workflow may use (\(folder); add one with --allow DIR)")
+        #expect(try violation(sandbox, "load model model", base: folder)?.contains("its entry config.json leads to \(outside)/secret") == true)
+        // Links that stay inside are fine, and a workflow run stops at the violation.
+        try FileManager.default.removeItem(atPath: folder + "/mnist/t10k-images-idx3-ubyte")
+        try FileManager.default.createSymbolicLink(atPath: folder + "/mnist/t10k-images-idx3-ubyte", withDestinationPath: "../model")
+        #expect(try violation(sandbox, "load mnist path=mnist", base: folder) == nil)
+        let r = CapturedRunner(RunnerOptions())
+        #expect(try r.run("```lmw\nload model model\n```\n", file: folder + "/w.lmw") == 1)
+        #expect(r.err.hasPrefix("\(folder)/w.lmw:2: load model: cannot read model (\(folder)/model): its entry config.json leads to"))
+    }
+
+    @Test func setOverridesAreCheckedLikeSetStatements() throws {
+        let folder = try temporaryFolder()
+        defer { cleanup(folder) }
+        let r = CapturedRunner(RunnerOptions(overrides: ["threads=9999"]))
+        #expect(try r.run("```lmw\nget threads\n```\n", file: folder + "/w.lmw") == 1)
+        #expect(r.err == "--set threads must be between 0 and 256 (0: one per core), got 9999\n")
+        #expect(r.out.isEmpty)
+    }
+
+    // MARK: - check --update rewrites its file safely
+
+    @Test func checkUpdateRewritesTheRealFileBehindALinkAndKeepsItsMode() throws {
+        let folder = try temporaryFolder()
+        defer { cleanup(folder) }
+        let real = folder + "/real.lmw", link = folder + "/link.lmw"
+        let text = "# T\n\n```lmw\nset seed=7\nget seed\n```\n"
+        try text.write(toFile: real, atomically: false, encoding: .utf8)
+        chmod(real, 0o640)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "real.lmw")
+        let r = CapturedRunner(RunnerOptions(mode: .check(update: true)))
+        #expect(r.runner.run(path: link) == 0, "\(r.err)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "real.lmw")
+        #expect(try String(contentsOfFile: real, encoding: .utf8) == text + "```output\nseed=7\n```\n")
+        #expect((try FileManager.default.attributesOfItem(atPath: real)[.posixPermissions] as? Int) == 0o640)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["link.lmw", "real.lmw"])  // no temporaries
+    }
+
+    @Test func checkUpdateLeavesAFileThatChangedMeanwhileOrFailed() throws {
+        let folder = try temporaryFolder()
+        defer { cleanup(folder) }
+        let file = folder + "/w.lmw"
+        let text = "```lmw\nset seed=7\nget seed\n```\n"
+        try text.write(toFile: file, atomically: false, encoding: .utf8)
+        let document = try LMWDocument(text: text, file: file)
+        let edited = text + "\nAn edit made while the check ran.\n"
+        try edited.write(toFile: file, atomically: false, encoding: .utf8)
+        let r = CapturedRunner(RunnerOptions(mode: .check(update: true)))
+        #expect(r.runner.run(document: document) == 1)
+        #expect(r.err == "\(file): cannot update: the file changed while it was being checked (run check --update again)\n")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == edited)
+
+        // A run halted by an error rewrites nothing.
+        let failing = "```lmw\nget seed\nload projector missing.safetensors\n```\n"
+        let f = CapturedRunner(RunnerOptions(mode: .check(update: true)))
+        #expect(try f.run(failing, file: file) == 1)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == failing)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["w.lmw"])
     }
 
     @Test func aWorkflowViolationNamesTheLineAndRunsNothingMore() throws {

@@ -148,6 +148,12 @@ public final class Runner {
             console.err("--set \(error.message)")
             return 1
         }
+        for (setting, value) in overrides {
+            if let problem = Session.problem(with: value, for: setting) {
+                console.err("--set \(problem)")
+                return 1
+            }
+        }
         let file = document.file
         let folder = file.map { (Sandbox.resolve($0, relativeTo: nil) as NSString).deletingLastPathComponent }
         interpreter.file = file
@@ -291,8 +297,22 @@ public final class Runner {
             console.out("\(file): all recorded outputs match; nothing to update")
             return true
         }
+        // The real file behind a symbolic link is rewritten (renaming over the link would
+        // replace the link with a copy), with its permissions kept, and only if nobody
+        // changed it while it ran: their edits would otherwise be lost.
+        let target = Sandbox.resolve(file, relativeTo: nil)
+        guard let current = FileManager.default.contents(atPath: target) else {
+            console.err("\(file): cannot update: the file is gone or unreadable")
+            return false
+        }
+        guard String(decoding: current, as: UTF8.self) == document.text else {
+            console.err("\(file): cannot update: the file changed while it was being checked (run check --update again)")
+            return false
+        }
+        let mode = (try? FileManager.default.attributesOfItem(atPath: target))?[.posixPermissions] as? Int
         do {
-            try AtomicFile.write(Data(document.rewritingExpectedOutputs(outputs).utf8), to: file)
+            try AtomicFile.write(Data(document.rewritingExpectedOutputs(outputs).utf8), to: target)
+            if let mode { chmod(target, mode_t(mode)) }
             console.out("\(file): updated \(outputs.count) output block\(outputs.count == 1 ? "" : "s")")
             return true
         } catch {

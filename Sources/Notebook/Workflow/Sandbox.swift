@@ -54,10 +54,21 @@ public struct Sandbox: Sendable, Equatable {
         while case .time(let inner) = statement { statement = inner }  // name the command that opens the file
         for (path, use) in Self.paths(of: statement) {
             let resolved = Self.resolve(path, relativeTo: base)
+            let shown = resolved == path ? path : "\(path) (\(resolved))"
             guard allows(resolved) else {
-                let shown = resolved == path ? path : "\(path) (\(resolved))"
                 throw CommandError("\(statement.commandName): cannot \(use) \(shown): outside the folders this workflow may use ("
                                    + allowed.joined(separator: ", ") + "; add one with --allow DIR)")
+            }
+            // A folder (a Hugging Face model, an MNIST folder) is read by the names inside it:
+            // a link in it must not lead out either.
+            var isDirectory: ObjCBool = false
+            guard use == "read", FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            for entry in ((try? FileManager.default.contentsOfDirectory(atPath: resolved)) ?? []).sorted() {
+                let target = Self.resolve((resolved as NSString).appendingPathComponent(entry), relativeTo: nil)
+                guard allows(target) else {
+                    throw CommandError("\(statement.commandName): cannot read \(shown): its entry \(entry) leads to \(target), outside the folders this workflow may use ("
+                                       + allowed.joined(separator: ", ") + "; add one with --allow DIR)")
+                }
             }
         }
     }
