@@ -24,23 +24,73 @@ public func matmul(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, 
         return
     }
     let rowBytes = w.type.rowBytes(cols)
+    if n == 1 { return matvec(y, x, w) }
     Parallel.chunks(rows, grain: tileRows) { r0, r1 in
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * cols)
         defer { scratch.deallocate() }
         var t = r0
         while t < r1 {
             let count = min(tileRows, r1 - t)
-            if n == 1 {
-                for r in 0..<count {
-                    dequantize(w.type, w.data + (t + r) * rowBytes, into: scratch, count: cols)
-                    y[t + r] = dot(scratch, x, cols)
-                }
-            } else {
-                dequantize(w.type, w.data + t * rowBytes, into: scratch, count: count * cols)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(count), Int32(cols),
-                            1, x, Int32(cols), scratch, Int32(cols), 0, y + t, Int32(rows))
-            }
+            dequantize(w.type, w.data + t * rowBytes, into: scratch, count: count * cols)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(count), Int32(cols),
+                        1, x, Int32(cols), scratch, Int32(cols), 0, y + t, Int32(rows))
             t += count
+        }
+    }
+}
+
+/// Several products of the same input (q, k and v; gate and up). For one input row they run
+/// in one parallel region, so the workers start once instead of once per weight.
+public func matmul(_ x: UnsafePointer<Float>, n: Int, _ products: [(y: UnsafeMutablePointer<Float>, w: TensorView)]) {
+    guard n == 1 else {
+        for p in products { matmul(p.y, x, n: n, p.w) }
+        return
+    }
+    matvec(x, products)
+}
+
+/// y[rows] = W·x for one input vector, from the stored format (see RowDot.swift).
+func matvec(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: TensorView) {
+    matvec(x, [(y, w)])
+}
+
+/// Matrix-vector products sharing their input: the rows of all weights are split into a few
+/// chunks per thread, which the pool's threads claim as they go (see Parallel.swift).
+func matvec(_ x: UnsafePointer<Float>, _ products: [(y: UnsafeMutablePointer<Float>, w: TensorView)]) {
+    let cols = products[0].w.cols
+    precondition(products.allSatisfy { $0.w.cols == cols }, "products sharing an input must have its width")
+    let input = RowDotInput(x, cols: cols)
+    defer { input.release() }
+    let total = products.reduce(0) { $0 + $1.w.rows }
+    let tasks = max(1, min(total / 16, 4 * Parallel.threads))
+    let step = (total + tasks - 1) / tasks
+    Parallel.tasks((total + step - 1) / step) { t in
+        var first = t * step, end = min(total, first + step)
+        var scratch: UnsafeMutablePointer<Float>? = nil
+        defer { scratch?.deallocate() }
+        for p in products {
+            // The part of [first, end) that falls in this weight's rows.
+            let rows = p.w.rows
+            if first < rows && first < end {
+                let type = p.w.type, rowBytes = type.rowBytes(cols)
+                if !hasFusedRowDot(type) && scratch == nil { scratch = .allocate(capacity: cols) }
+                var r = first
+                let stop = min(rows, end)
+                if type == .q4_1 || type == .q4_0 {
+                    while r + 2 <= stop {
+                        let row = p.w.data + r * rowBytes
+                        // Literal `hasMin` arguments, so each call site compiles to its own loop.
+                        (p.y[r], p.y[r + 1]) = type == .q4_1
+                            ? dot4BitPair(row, row + rowBytes, input.x, input.blockSums, cols / 32, hasMin: true)
+                            : dot4BitPair(row, row + rowBytes, input.x, input.blockSums, cols / 32, hasMin: false)
+                        r += 2
+                    }
+                }
+                while r < stop { p.y[r] = rowDot(type, p.w.data + r * rowBytes, input, scratch: scratch); r += 1 }
+            }
+            first = max(0, first - rows)
+            end -= rows
+            if end <= 0 { break }
         }
     }
 }

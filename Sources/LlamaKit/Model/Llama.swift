@@ -98,9 +98,9 @@ public final class LlamaModel: @unchecked Sendable {
             // attention block: xb = rmsnorm(h); q, k, v = projections; rope; cache ← k, v
             rmsnormForward(&xb, &rstd, h, w.attnNorm, rows: n, d: d, eps: c.normEps)
             tape?.layers[l].rstd1 = rstd
-            matmul(&q, xb, n: n, w.wq)                                 // (n, qDim)
-            matmul(&k, xb, n: n, w.wk)                                 // (n, kvDim)
-            matmul(&v, xb, n: n, w.wv)
+            q.withUnsafeMutableBufferPointer { qp in k.withUnsafeMutableBufferPointer { kp in v.withUnsafeMutableBufferPointer { vp in
+                matmul(xb, n: n, [(qp.baseAddress!, w.wq), (kp.baseAddress!, w.wk), (vp.baseAddress!, w.wv)])  // (n, qDim), (n, kvDim) ×2
+            }}}
             ropeCos.withUnsafeBufferPointer { cp in ropeSin.withUnsafeBufferPointer { sp in
                 ropeForward(&q, rows: n, heads: c.heads, hd: c.headDim, positions: layout.positions, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
                 ropeForward(&k, rows: n, heads: c.kvHeads, hd: c.headDim, positions: layout.positions, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
@@ -124,8 +124,9 @@ public final class LlamaModel: @unchecked Sendable {
             // feed-forward block: xb = rmsnorm(h); h += down(silu(gate(xb)) ⊙ up(xb))
             rmsnormForward(&xb, &rstd, h, w.ffnNorm, rows: n, d: d, eps: c.normEps)
             tape?.layers[l].rstd2 = rstd
-            matmul(&gate, xb, n: n, w.gate)                            // (n, hidden)
-            matmul(&up, xb, n: n, w.up)
+            gate.withUnsafeMutableBufferPointer { gp in up.withUnsafeMutableBufferPointer { up in
+                matmul(xb, n: n, [(gp.baseAddress!, w.gate), (up.baseAddress!, w.up)])  // (n, hidden) ×2
+            }}
             swigluForward(&hb, gate, up, n * c.hiddenDim)
             if let t = tape { t.layers[l].xb2 = xb; t.layers[l].gate = gate; t.layers[l].up = up; t.layers[l].act = Array(hb[0..<(n * c.hiddenDim)]) }
             var ffn = [Float](repeating: 0, count: n * d)
