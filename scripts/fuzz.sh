@@ -66,19 +66,23 @@ for t in "${targets[@]}"; do
         left_s=$(( seconds - ($(date +%s) - start) )) left_r=$(( runs - execs ))
         [ $left_s -gt 0 ] && [ $left_r -gt 0 ] || break
         # ASan's leak check runs at exit and after each input libFuzzer suspects of leaking.
-        ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
+        # SWIFT_BACKTRACE off: the Swift runtime's crash reporter reads memory ASan then flags,
+        # hiding the real trap; libFuzzer prints the stack of a Swift trap itself.
+        SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
         nice -n 10 "$SCRATCH/release/$t" "$corpus" "Fuzz/corpus/seeds/$t" \
             -max_total_time="$left_s" -runs="$left_r" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 \
             -max_len="$(max_len "$t")" -dict="Fuzz/dict/$t.dict" -artifact_prefix="$artifacts/" \
             -print_final_stats=1 >> "$log" 2>&1 || true
-        n=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+        n=$({ grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" || true; } | { grep -o '[0-9]*$' || true; } | tail -1)
         execs=$(( execs + ${n:-0} ))
         sed -i 's/stat::number_of_executed_units/counted_units/' "$log"
         # libFuzzer also writes inputs that took over 10 s as slow-unit-*: kept apart, not findings.
-        for f in "$artifacts"/slow-unit-*; do [ -e "$f" ] && mkdir -p "$artifacts/slow" && mv "$f" "$artifacts/slow/"; done
-        newest=$(ls -t "$artifacts" | grep -v '^slow$\|^unreproduced$' | head -1)
+        for f in "$artifacts"/slow-unit-*; do
+            if [ -e "$f" ]; then mv "$f" "$artifacts/slow/"; fi
+        done
+        newest=$(ls -t "$artifacts" | { grep -v '^slow$\|^unreproduced$' || true; } | head -1)
         [ $(( $(ls "$artifacts" | wc -l) - before )) -gt 0 ] || break
-        if [[ $newest == timeout-* ]] && timeout 20 nice -n 10 "$SCRATCH/release/$t" -runs=1 "$artifacts/$newest" > /dev/null 2>&1; then
+        if [[ $newest == timeout-* ]] && SWIFT_BACKTRACE=enable=no timeout 20 nice -n 10 "$SCRATCH/release/$t" -runs=1 "$artifacts/$newest" > /dev/null 2>&1; then
             mv "$artifacts/$newest" "$artifacts/unreproduced/"
             echo "   (timeout did not reproduce on a second run: machine load; resuming)" | tee -a "$log"
             restarts=$(( restarts + 1 ))
@@ -88,11 +92,11 @@ for t in "${targets[@]}"; do
         break
     done
     elapsed=$(( $(date +%s) - start ))
-    files=$(ls "$corpus" | wc -l) bytes=$(cat "$corpus"/* 2>/dev/null | wc -c)
+    files=$(ls "$corpus" | wc -l) bytes=$({ cat "$corpus"/* 2>/dev/null || true; } | wc -c)
     if [ "$found" -gt 0 ]; then
         status=1
         echo "   FOUND: $artifacts/$newest — see $log"
-        grep -m3 'ERROR:\|Fatal error\|SUMMARY' "$log" | sed 's/^/   /'
+        { grep -m3 'ERROR:\|Fatal error\|SUMMARY' "$log" || true; } | sed 's/^/   /'
     fi
     line=$(printf '%-20s %10s execs %5d s  corpus %5d files %9d bytes  found %d  set aside %d' \
         "$t" "$execs" "$elapsed" "$files" "$bytes" "$found" "$restarts")

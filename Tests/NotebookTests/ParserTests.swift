@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Notebook
 
@@ -264,6 +265,25 @@ import Testing
         let statements = try Parser.parseProgram("get steps\rquit\r\nhelp")
         #expect(statements.map(\.line) == [1, 2, 3])
         #expect(statements.map(\.text) == ["get steps", "quit", "help"])
+    }
+
+    /// Inputs FuzzCommandLanguage found trapping in `parseProgram` (Fixtures/fuzz-regressions/):
+    /// the source-line lookup split at "\n" only, the lexer also at "\r\n" and a lone "\r".
+    @Test(arguments: [
+        ("command-crlf-program", "no error: 1 time, 2 show"),
+        ("command-lone-cr", "fuzz:12:1: unknown command '-' (try 'help')"),
+    ])
+    func fuzzRegression(_ name: String, _ expected: String) throws {
+        let url = try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/fuzz-regressions/\(name)")
+        let text = String(decoding: try Data(contentsOf: url), as: UTF8.self)
+        let outcome: String
+        do {
+            let statements = try Parser.parseProgram(text, file: "fuzz")
+            outcome = "no error: " + statements.map { "\($0.line) \($0.text.split(separator: " ")[0])" }.joined(separator: ", ")
+        } catch {
+            outcome = error.description
+        }
+        #expect(outcome == expected)
     }
 
     @Test func longUnknownWordGetsNoSuggestion() {
