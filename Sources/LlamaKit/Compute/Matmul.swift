@@ -4,8 +4,10 @@
 // are shared by the whole batch of positions.
 import CBLAS
 
-/// Rows of W decoded per tile: 32 rows × 4096 columns = 512 KB of scratch at most.
-let tileRows = 32
+/// Rows of W decoded per tile (64 × 1536 columns = 384 KB, within L2; 3.5 MB for Llama 3.1
+/// 8B's 14336-wide down projection). 64 measured ~20% faster training steps than 32 (OpenBLAS
+/// repacks the input rows on every call) and faster than 128 (the tile leaves L2).
+let tileRows = 64
 
 /// y[n × rows] = x[n × cols] · Wᵀ, where W (a `rows × cols` tensor) is the weight of a
 /// `Linear(cols → rows)` layer.
