@@ -148,6 +148,15 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(m.stderr.contains("3") && m.stderr.contains("2"), m.stderr)
     }
 
+    func testNegativeSeedsAreSeedsNotCrashes() throws {
+        let home = tmp + "/home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let r = try spawn(Self.binary, ["repl"], stdin: "set seed=-1\nreset projector\nreset projector seed=-7\n",
+                          environment: ["HOME=\(home)", "LLAVA_MNIST_CACHE=\(CachePaths.root)"], separateErrors: true)
+        XCTAssertEqual(r.status, 0, r.errors)
+        XCTAssertTrue(r.output.hasSuffix("\nprojector reset: fresh (seed -1)\nprojector reset: fresh (seed -7)\n"), r.output)
+    }
+
     func testTrainEvalRoundTripAndResume() throws {
         let out = tmp + "/p.safetensors"
         var r = try run(["train", "--steps", "2", "--out", out, "--every", "0"])

@@ -29,8 +29,8 @@ extension Session {
     /// The trainer `train` continues, or a new one when the command asks for a different
     /// batch, learning rate or seed than the current run.
     func trainer(for o: TrainOptions) throws -> Trainer {
-        for (setting, value) in [(Setting.batch, o.batch.map { SettingValue.int($0) }), (.lr, o.learningRate.map { .double($0) }),
-                                 (.every, o.every.map { .int($0) })] {
+        for (setting, value) in [(Setting.steps, o.steps.map { SettingValue.int($0) }), (.batch, o.batch.map { .int($0) }),
+                                 (.lr, o.learningRate.map { .double($0) }), (.every, o.every.map { .int($0) })] {
             if let value, let problem = Self.problem(with: value, for: setting) { throw CommandError(problem) }
         }
         let batch = o.batch ?? int(.batch), lr = Float(o.learningRate ?? double(.lr))
@@ -51,7 +51,7 @@ extension Session {
     public func train(_ o: TrainOptions, saveEvery: Int = 0, saveTo: String? = nil) throws {
         let steps = o.steps ?? int(.steps)
         guard steps > 0 else { throw CommandError("steps must be positive") }
-        let t = try trainer(for: o)
+        let t = try trainer(for: o)   // checks the other arguments' ranges
         let every = o.every ?? int(.every)
         var smooth = SmoothedValue(decay: 0.95)
         let start = t.stepsDone, t0 = Clock.now()

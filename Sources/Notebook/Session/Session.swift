@@ -152,7 +152,7 @@ public final class Session {
     public func resetProjector(seed: Int?) {
         guard let m = loaded else { projector = nil; return }
         let s = seed ?? int(.seed)
-        projector = Projector(kind: .linear, outputSize: m.model.config.dim, seed: UInt64(s))
+        projector = Projector(kind: .linear, outputSize: m.model.config.dim, seed: UInt64(truncatingIfNeeded: s))
         projectorOrigin = "fresh (seed \(s))"
         trainer = nil
     }
