@@ -80,6 +80,23 @@ import Llava
                                                       "project", "quit", "reset", "save", "set", "show", "time", "tokens", "train"])
     }
 
+    @Test func noSourceFileStartsAProcessOrOpensAConnection() throws {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources").path
+        let forbidden = ["Process(", "URLSession", "popen(", "system(", "posix_spawn", "execv", "fork(", "socket(", "URL(string",
+                         "Data(contentsOf: URL(string", "NSTask"]
+        var offending: [String] = []
+        for file in try FileManager.default.subpathsOfDirectory(atPath: sources) where file.hasSuffix(".swift") {
+            let text = try String(contentsOfFile: sources + "/" + file, encoding: .utf8)
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let code = line.trimmingCharacters(in: .whitespaces)
+                if code.hasPrefix("//") { continue }
+                for word in forbidden where code.contains(word) { offending.append("\(file):\(n + 1): \(word)") }
+            }
+        }
+        #expect(offending.isEmpty, "\(offending)")
+    }
+
     @Test func dotDotCannotClimbOutButMayStayInside() throws {
         let folder = try temporaryFolder()
         defer { cleanup(folder) }
