@@ -39,7 +39,7 @@ struct RowDotInput {
 /// Whether `rowDot` has a fused kernel for `type` (others decode the row to scratch first).
 @inline(__always) func hasFusedRowDot(_ type: GGMLType) -> Bool {
     switch type {
-    case .f32, .q4_0, .q4_1, .q8_0, .bf16: true
+    case .f32, .q4_0, .q4_1, .q8_0, .bf16, .q4_K, .q6_K: true
     default: false
     }
 }
@@ -56,6 +56,8 @@ func rowDot(_ type: GGMLType, _ row: UnsafeRawPointer, _ input: RowDotInput,
     case .q4_0: return dotQ4_0(row, input.x, input.blockSums, cols / 32)
     case .q8_0: return dotQ8_0(row, input.x, cols / 32)
     case .bf16: return dotBF16(row, input.x, cols)
+    case .q4_K: return dotQ4_K(row, input.x, input.blockSums, cols / 256)
+    case .q6_K: return dotQ6_K(row, input.x, cols / 256)
     default:
         dequantize(type, row, into: scratch!, count: cols)
         return dot(scratch!, input.x, cols)
@@ -163,6 +165,82 @@ func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ nb: Int) -> F
         s.addProduct(q2, xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
         s.addProduct(q3, xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
         acc.addProduct(SIMD8<Float>(repeating: d), s)
+    }
+    return acc.sum()
+}
+
+/// Q4_K (the bulk of a Q4_K_M file): 256-element super-blocks of 8 sub-blocks, each
+/// y = d·sc·q − dmin·m with 6-bit sc and m, so Σ y·x = Σ_sub (d·sc·Σ q·x − dmin·m·Σ x).
+@inline(__always)
+func dotQ4_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, _ superBlocks: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var minTerm: Float = 0
+    for b in 0..<superBlocks {
+        let p = row + b * 144
+        let d = halfToFloat(p.loadUnaligned(as: UInt16.self))
+        let dmin = halfToFloat(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+        let scales = (p + 4).assumingMemoryBound(to: UInt8.self)
+        for pair in 0..<4 {
+            let (sc0, m0) = kScaleMin(scales, 2 * pair)
+            let (sc1, m1) = kScaleMin(scales, 2 * pair + 1)
+            let xb = UnsafeRawPointer(x + 256 * b + 64 * pair)
+            let q = p.loadUnaligned(fromByteOffset: 16 + 32 * pair, as: SIMD32<UInt8>.self)
+            let lo = q & 0xF, hi = q &>> 4
+            // Low nibbles are the pair's first sub-block, high nibbles its second.
+            var s0 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.lowHalf.lowHalf)) * xb.loadUnaligned(as: SIMD8<Float>.self)
+            s0.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.lowHalf.highHalf)), xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            s0.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.highHalf.lowHalf)), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+            s0.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.highHalf.highHalf)), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            var s1 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.lowHalf.lowHalf)) * xb.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self)
+            s1.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.lowHalf.highHalf)), xb.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self))
+            s1.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.highHalf.lowHalf)), xb.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self))
+            s1.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.highHalf.highHalf)), xb.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self))
+            acc.addProduct(SIMD8<Float>(repeating: d * Float(sc0)), s0)
+            acc.addProduct(SIMD8<Float>(repeating: d * Float(sc1)), s1)
+            let sub = 8 * b + 2 * pair
+            minTerm += dmin * (Float(m0) * xsum[sub] + Float(m1) * xsum[sub + 1])
+        }
+    }
+    return acc.sum() - minTerm
+}
+
+/// Q6_K (the output and some FFN weights of a Q4_K_M file): 6-bit values from 4 low bits (ql)
+/// and 2 high bits (qh), minus 32, times d and a signed 8-bit scale per 16 elements.
+@inline(__always)
+func dotQ6_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ superBlocks: Int) -> Float {
+    var acc = SIMD8<Float>()
+    let bias = SIMD8<Int32>(repeating: 32)
+    for b in 0..<superBlocks {
+        let p = row + b * 210
+        let d = halfToFloat(p.loadUnaligned(fromByteOffset: 208, as: UInt16.self))
+        let scales = (p + 192).assumingMemoryBound(to: Int8.self)
+        for n in 0..<2 {
+            for half in 0..<2 {
+                // Elements 128n + 32k + 16·half + (0..<16), k = 0…3, share the scale S[2k + half].
+                let l = 16 * half
+                let la = p.loadUnaligned(fromByteOffset: 64 * n + l, as: SIMD16<UInt8>.self)
+                let lb = p.loadUnaligned(fromByteOffset: 64 * n + 32 + l, as: SIMD16<UInt8>.self)
+                let h = p.loadUnaligned(fromByteOffset: 128 + 32 * n + l, as: SIMD16<UInt8>.self)
+                let q1 = (la & 0xF) | ((h & 3) &<< 4)
+                let q2 = (lb & 0xF) | (((h &>> 2) & 3) &<< 4)
+                let q3 = (la &>> 4) | (((h &>> 4) & 3) &<< 4)
+                let q4 = (lb &>> 4) | (((h &>> 6) & 3) &<< 4)
+                let xb = UnsafeRawPointer(x + 256 * b + 128 * n + l)
+                var s1 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: q1.lowHalf) &- bias) * xb.loadUnaligned(as: SIMD8<Float>.self)
+                s1.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: q1.highHalf) &- bias), xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                var s2 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: q2.lowHalf) &- bias) * xb.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self)
+                s2.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: q2.highHalf) &- bias), xb.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self))
+                var s3 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: q3.lowHalf) &- bias) * xb.loadUnaligned(fromByteOffset: 256, as: SIMD8<Float>.self)
+                s3.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: q3.highHalf) &- bias), xb.loadUnaligned(fromByteOffset: 288, as: SIMD8<Float>.self))
+                var s4 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: q4.lowHalf) &- bias) * xb.loadUnaligned(fromByteOffset: 384, as: SIMD8<Float>.self)
+                s4.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: q4.highHalf) &- bias), xb.loadUnaligned(fromByteOffset: 416, as: SIMD8<Float>.self))
+                let sc = scales + 8 * n + half
+                acc.addProduct(SIMD8<Float>(repeating: d * Float(sc[0])), s1)
+                acc.addProduct(SIMD8<Float>(repeating: d * Float(sc[2])), s2)
+                acc.addProduct(SIMD8<Float>(repeating: d * Float(sc[4])), s3)
+                acc.addProduct(SIMD8<Float>(repeating: d * Float(sc[6])), s4)
+            }
+        }
     }
     return acc.sum()
 }
