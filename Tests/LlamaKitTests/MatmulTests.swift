@@ -31,6 +31,11 @@ final class MatmulTests: XCTestCase {
         /// The fixture's blocks; for F16/BF16 (whose fixture holds ±inf and NaN on purpose)
         /// 256 finite values instead.
         static func finiteBlocks(_ type: GGMLType) throws -> [UInt8] {
+            if type == .f32 {
+                return (0..<256).flatMap { i -> [UInt8] in
+                    withUnsafeBytes(of: (Float((i * 37) % 256 - 128) / 64).bitPattern.littleEndian) { Array($0) }
+                }
+            }
             guard type == .f16 || type == .bf16 else { return try QuantBlocksTests.bin(type) }
             let halves: [UInt16] = (0..<256).map { i in
                 let v = Float((i * 37) % 256 - 128) / 64
@@ -40,7 +45,7 @@ final class MatmulTests: XCTestCase {
         }
     }
 
-    static let types: [GGMLType] = [.f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+    static let types: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
 
     /// y = W·x in float64 from the decoded weights, and Σ|w·x| per row (the error scale).
     func reference(_ w: TensorView, _ x: [Float], n: Int) -> (y: [Double], scale: [Double]) {
@@ -66,9 +71,11 @@ final class MatmulTests: XCTestCase {
         }
     }
 
-    func check(_ type: GGMLType, n: Int, threads: Int, file: StaticString = #filePath, line: UInt = #line) throws {
-        // 37 rows: odd, so the two-row kernels also run their one-row tail.
-        let cols = type.blockSize == 256 ? 512 : 256
+    func check(_ type: GGMLType, n: Int, threads: Int, cols: Int? = nil,
+               file: StaticString = #filePath, line: UInt = #line) throws {
+        // 37 rows: odd, so the two-row kernels also run their one-row tail (and 37 = 12·3 + 1
+        // for the three-row blocks of the small-batch kernel).
+        let cols = cols ?? (type.blockSize == 256 ? 512 : 256)
         let weight = try Weight(type, rows: 37, cols: cols)
         let x = input(n * cols, seed: UInt64(type.rawValue) + 1)
         let (expected, scale) = reference(weight.view, x, n: n)
@@ -90,8 +97,40 @@ final class MatmulTests: XCTestCase {
         }
     }
 
+    /// 3 and 6 input rows take the small-batch kernel (its 4-row blocks and its 1-row tail),
+    /// 50 take sgemm; F32 with 100 columns checks the kernel's tail beyond multiples of 8.
     func testMatrixMatrixProductsFromEveryStoredFormat() throws {
-        for type in Self.types { try check(type, n: 3, threads: 2) }
+        for type in Self.types {
+            for n in [3, 6, 50] { try check(type, n: n, threads: 2) }
+        }
+        try check(.f32, n: 6, threads: 2, cols: 100)
+        try check(.f32, n: 1, threads: 1, cols: 100)
+    }
+
+    /// dx += dy·W against float64, for the small-batch kernel (256 columns) and sgemm (wider
+    /// tiles, or many rows).
+    func testBackwardProducts() throws {
+        for (type, n, cols) in [(GGMLType.q4_1, 6, 256), (.q8_0, 5, 2048), (.q4_1, 60, 256), (.f32, 7, 100)] {
+            let rows = 70
+            let weight = try Weight(type, rows: rows, cols: cols)
+            let dense = weight.view.toFloats()
+            let dy = input(n * rows, seed: 5)
+            var dx = input(n * cols, seed: 6)
+            var expected = dx.map(Double.init), scale = [Double](repeating: 0, count: n * cols)
+            for i in 0..<n {
+                for r in 0..<rows {
+                    for c in 0..<cols {
+                        let p = Double(dy[i * rows + r]) * Double(dense[r * cols + c])
+                        expected[i * cols + c] += p
+                        scale[i * cols + c] += abs(p)
+                    }
+                }
+            }
+            dx.withUnsafeMutableBufferPointer { matmulBackward($0.baseAddress!, dy, n: n, weight.view) }
+            for j in 0..<dx.count {
+                XCTAssertEqual(Double(dx[j]), expected[j], accuracy: 1e-5 * scale[j] + 1e-5, "\(type) n=\(n) cols=\(cols) element \(j)")
+            }
+        }
     }
 
     /// q, k and v in one region equal three separate products (rows split across weights).

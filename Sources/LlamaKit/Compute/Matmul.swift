@@ -1,7 +1,8 @@
 // Products with weight matrices kept in their stored format (F32, F16, BF16 or a ggml
-// quantization): the only place BLAS is called. A worker decodes a tile of weight rows into
-// float32 scratch, then multiplies it with every input row at once (sgemm), so decoding costs
-// are shared by the whole batch of positions.
+// quantization): the only place BLAS is called. One input row (decoding) runs the fused
+// kernels of RowDot.swift. Otherwise a worker decodes a tile of weight rows into float32
+// scratch, then multiplies it with every input row at once (our kernel for a few rows, sgemm
+// for many), so decoding costs are shared by the whole batch of positions.
 import CBLAS
 
 /// Rows of W decoded per tile (64 × 1536 columns = 384 KB, within L2; 3.5 MB for Llama 3.1
@@ -19,8 +20,7 @@ public func matmul(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, 
             if n == 1 {
                 for r in r0..<r1 { y[r] = dot(wp + (r - r0) * cols, x, cols) }
             } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(r1 - r0), Int32(cols),
-                            1, x, Int32(cols), wp, Int32(cols), 0, y + r0, Int32(rows))
+                tileProduct(y + r0, ldy: rows, x, n: n, wp, rows: r1 - r0, cols: cols)
             }
         }
         return
@@ -34,10 +34,22 @@ public func matmul(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, 
         while t < r1 {
             let count = min(tileRows, r1 - t)
             dequantize(w.type, w.data + t * rowBytes, into: scratch, count: count * cols)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(count), Int32(cols),
-                        1, x, Int32(cols), scratch, Int32(cols), 0, y + t, Int32(rows))
+            tileProduct(y + t, ldy: rows, x, n: n, scratch, rows: count, cols: cols)
             t += count
         }
+    }
+}
+
+/// y[i·ldy + r] = x[i]·w[r] for a tile of float32 weight rows: our register-blocked kernel for
+/// a few input rows, sgemm for many (see SmallGemm.swift).
+@inline(__always)
+func tileProduct(_ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<Float>, n: Int,
+                 _ w: UnsafePointer<Float>, rows: Int, cols: Int) {
+    if n <= smallGemmRows {
+        smallGemm(y, ldy: ldy, x, n: n, w, rows: rows, k: cols)
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(rows), Int32(cols),
+                    1, x, Int32(cols), w, Int32(cols), 0, y, Int32(ldy))
     }
 }
 
@@ -124,8 +136,12 @@ public func matmulBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointe
                     dequantize(w.type, w.data + t * rowBytes, into: scratch, count: count * cols)
                     wt = UnsafePointer(scratch)
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(cols), Int32(count),
-                            1, dy + t, Int32(rows), wt, Int32(cols), 1, acc, Int32(cols))
+                if n <= smallGemmRows && cols <= smallGemmBackwardCols {
+                    smallGemmBackward(acc, dy + t, ldy: rows, n: n, wt, rows: count, cols: cols)
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(cols), Int32(count),
+                                1, dy + t, Int32(rows), wt, Int32(cols), 1, acc, Int32(cols))
+                }
                 t += count
             }
         }

@@ -60,7 +60,22 @@ public enum Parallel {
     }
 
     static func pinBLAS() {
-        if !blasPinned { openblas_set_num_threads(1); blasPinned = true }
+        if !blasPinned {
+            openblas_set_num_threads(1)
+            #if canImport(Glibc)
+            // Kernels allocate tile scratch and activations of 0.1–2 MB per call. glibc would
+            // serve each from a fresh mmap and fault its pages in again on every call (5% of a
+            // training step); from the heap they are reused while still mapped.
+            // (mallopt is not in Swift's Glibc module; M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3.)
+            typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+            if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
+                let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+                _ = mallopt(-3, 64 << 20)
+                _ = mallopt(-1, 256 << 20)
+            }
+            #endif
+            blasPinned = true
+        }
     }
 }
 
