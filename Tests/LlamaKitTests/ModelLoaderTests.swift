@@ -174,6 +174,12 @@ final class ModelLoaderTests: XCTestCase {
         expectError(try ModelLoader.load(path: path), path, "architecture 'gpt2' is not supported (Llama-family models only)")
     }
 
+    func testNoArchitectureAndNoLlamaKeys() throws {
+        let path = try Self.tinyGGUF(metadata: [("general.name", .string("not a model"))])
+        expectError(try ModelLoader.load(path: path), path,
+                    "no general.architecture metadata and no llama.embedding_length: not a Llama-family model file")
+    }
+
     func testMissingMetadataKey() throws {
         let path = try Self.tinyGGUF(metadata: [("general.architecture", .string("llama")), ("llama.embedding_length", .u32(64))])
         expectError(try ModelLoader.load(path: path), path, "missing or invalid metadata key llama.feed_forward_length")

@@ -38,7 +38,13 @@ public struct LlamaConfig: Sendable, Equatable {
             throw FormatError(gguf.path, "architecture '\(arch)' is not supported (Llama-family models only)")
         }
         func int(_ k: String) throws -> Int {
-            guard let v = m["\(arch).\(k)"]?.int, v > 0 else { throw FormatError(gguf.path, "missing or invalid metadata key \(arch).\(k)") }
+            guard let v = m["\(arch).\(k)"]?.int, v > 0 else {
+                // Without general.architecture we assumed "llama"; say so rather than blame one key.
+                if m["general.architecture"] == nil {
+                    throw FormatError(gguf.path, "no general.architecture metadata and no llama.\(k): not a Llama-family model file")
+                }
+                throw FormatError(gguf.path, "missing or invalid metadata key \(arch).\(k)")
+            }
             return v
         }
         dim = try int("embedding_length")
