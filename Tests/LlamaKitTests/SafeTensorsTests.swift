@@ -107,6 +107,19 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(g.metadata, [:])
     }
 
+    /// The temporary file's name is predictable (`path.tmp-PID`): a link planted there must not
+    /// redirect the write, and a leftover from a killed writer must not break the next save.
+    func testAtomicWriteNeverFollowsALinkAtTheTemporaryName() throws {
+        let dir = try TempDir.make()
+        let path = dir + "/p.safetensors", victim = dir + "/victim.txt"
+        try "keep me".write(toFile: victim, atomically: false, encoding: .utf8)
+        XCTAssertEqual(symlink(victim, path + ".tmp-\(getpid())"), 0)
+        try SafeTensorsWriter.write([.init(name: "x", shape: [1], values: [1])], to: path)
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "keep me")
+        XCTAssertEqual(try SafeTensorsFile(path: path).tensors.map(\.name), ["x"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["p.safetensors", "victim.txt"])
+    }
+
     func testWriterWithoutMetadataOmitsTheKey() throws {
         let data = try SafeTensorsWriter.encode([.init(name: "x", shape: [1], values: [1])])
         let n = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })

@@ -197,7 +197,10 @@ public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // The temporary name is predictable: remove whatever is there (a leftover, or a link
+        // planted to redirect the write) and create it afresh, never following a link.
+        unlink(tmp)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw FormatError(path, "cannot write (\(String(cString: strerror(errno))))") }
         var ok = true
         data.withUnsafeBytes { raw in
@@ -211,8 +214,9 @@ public enum AtomicFile {
         ok = ok && fsync(fd) == 0
         close(fd)
         guard ok, rename(tmp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
             unlink(tmp)
-            throw FormatError(path, "cannot write (\(String(cString: strerror(errno))))")
+            throw FormatError(path, "cannot write (\(reason))")
         }
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }
