@@ -52,8 +52,8 @@ func rowDot(_ type: GGMLType, _ row: UnsafeRawPointer, _ input: RowDotInput,
     let cols = input.cols
     switch type {
     case .f32: return dot(row.assumingMemoryBound(to: Float.self), input.x, cols)
-    case .q4_1: return dotQ4_1(row, input.x, input.blockSums, cols / 32)
-    case .q4_0: return dotQ4_0(row, input.x, input.blockSums, cols / 32)
+    case .q4_1: return dot4Bit(row, input.x, input.blockSums, cols / 32, hasMin: true)
+    case .q4_0: return dot4Bit(row, input.x, input.blockSums, cols / 32, hasMin: false)
     case .q8_0: return dotQ8_0(row, input.x, cols / 32)
     case .bf16: return dotBF16(row, input.x, cols)
     case .q4_K: return dotQ4_K(row, input.x, input.blockSums, cols / 256)
@@ -64,29 +64,31 @@ func rowDot(_ type: GGMLType, _ row: UnsafeRawPointer, _ input: RowDotInput,
     }
 }
 
-/// Q4_1: y = q·d + m, so Σ y·x = d·Σ q·x + m·Σ x.
+/// One Q4_1 row (y = q·d + m, so Σ y·x = d·Σ q·x + m·Σ x) or Q4_0 row (y = (q − 8)·d, so
+/// Σ y·x = d·(Σ q·x − 8·Σ x)): 20- or 18-byte blocks, `hasMin` telling which.
 @inline(__always)
-func dotQ4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, _ nb: Int) -> Float {
+func dot4Bit(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, _ nb: Int,
+             hasMin: Bool) -> Float {
     var acc = SIMD8<Float>()
-    var minTerm: Float = 0
+    var extra: Float = 0
+    let blockBytes = hasMin ? 20 : 18, qOffset = hasMin ? 4 : 2
     for b in 0..<nb {
-        let p = row + b * 20
+        let p = row + b * blockBytes
         let xb = UnsafeRawPointer(x + b * 32)
         let d = halfToFloat(p.loadUnaligned(as: UInt16.self))
-        let m = halfToFloat(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-        let q = p.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
+        let q = p.loadUnaligned(fromByteOffset: qOffset, as: SIMD16<UInt8>.self)
         let lo = q & 0xF, hi = q &>> 4
         var s = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.lowHalf)) * xb.loadUnaligned(as: SIMD8<Float>.self)
         s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.highHalf)), xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
         s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.lowHalf)), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
         s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.highHalf)), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
         acc.addProduct(SIMD8<Float>(repeating: d), s)
-        minTerm += m * xsum[b]
+        extra += (hasMin ? halfToFloat(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) : -8 * d) * xsum[b]
     }
-    return acc.sum() + minTerm
+    return acc.sum() + extra
 }
 
-/// Two Q4_1 rows against the same x (`blockBytes` 20, or 18 for Q4_0 with `hasMin` false).
+/// Two Q4_1 or Q4_0 rows against the same x (see `dot4Bit`).
 @inline(__always)
 func dot4BitPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: UnsafePointer<Float>,
                  _ xsum: UnsafePointer<Float>, _ nb: Int, hasMin: Bool) -> (Float, Float) {
@@ -125,27 +127,6 @@ func dot4BitPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: Unsafe
         }
     }
     return (acc0.sum() + extra0, acc1.sum() + extra1)
-}
-
-/// Q4_0: y = (q − 8)·d, so Σ y·x = d·(Σ q·x − 8·Σ x).
-@inline(__always)
-func dotQ4_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, _ nb: Int) -> Float {
-    var acc = SIMD8<Float>()
-    var offsetTerm: Float = 0
-    for b in 0..<nb {
-        let p = row + b * 18
-        let xb = UnsafeRawPointer(x + b * 32)
-        let d = halfToFloat(p.loadUnaligned(as: UInt16.self))
-        let q = p.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
-        let lo = q & 0xF, hi = q &>> 4
-        var s = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.lowHalf)) * xb.loadUnaligned(as: SIMD8<Float>.self)
-        s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.highHalf)), xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-        s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.lowHalf)), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-        s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.highHalf)), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-        acc.addProduct(SIMD8<Float>(repeating: d), s)
-        offsetTerm += d * xsum[b]
-    }
-    return acc.sum() - 8 * offsetTerm
 }
 
 /// Q8_0: y = q·d with signed bytes.
