@@ -80,27 +80,11 @@ func matvec(_ x: UnsafePointer<Float>, _ products: [(y: UnsafeMutablePointer<Flo
     let step = (total + tasks - 1) / tasks
     Parallel.tasks((total + step - 1) / step) { t in
         var first = t * step, end = min(total, first + step)
-        var scratch: UnsafeMutablePointer<Float>? = nil
-        defer { scratch?.deallocate() }
         for p in products {
             // The part of [first, end) that falls in this weight's rows.
             let rows = p.w.rows
             if first < rows && first < end {
-                let type = p.w.type, rowBytes = type.rowBytes(cols)
-                if !hasFusedRowDot(type) && scratch == nil { scratch = .allocate(capacity: cols) }
-                var r = first
-                let stop = min(rows, end)
-                if type == .q4_1 || type == .q4_0 {
-                    while r + 2 <= stop {
-                        let row = p.w.data + r * rowBytes
-                        // Literal `hasMin` arguments, so each call site compiles to its own loop.
-                        (p.y[r], p.y[r + 1]) = type == .q4_1
-                            ? dot4BitPair(row, row + rowBytes, input.x, input.blockSums, cols / 32, hasMin: true)
-                            : dot4BitPair(row, row + rowBytes, input.x, input.blockSums, cols / 32, hasMin: false)
-                        r += 2
-                    }
-                }
-                while r < stop { p.y[r] = rowDot(type, p.w.data + r * rowBytes, input, scratch: scratch); r += 1 }
+                rowDots(p.w.type, p.w.data, rowBytes: p.w.type.rowBytes(cols), first..<min(rows, end), p.y, input)
             }
             first = max(0, first - rows)
             end -= rows

@@ -36,31 +36,72 @@ struct RowDotInput {
     func release() { blockSums.deallocate() }
 }
 
-/// Whether `rowDot` has a fused kernel for `type` (others decode the row to scratch first).
-@inline(__always) func hasFusedRowDot(_ type: GGMLType) -> Bool {
+/// y[r] = W[r]·x for the rows `range` of a weight stored as `type` from `base` (rows of
+/// `rowBytes`). The format is chosen once per call, and each format's loop is a function of its
+/// own: inlined into one big switch, the kernels grew past the optimizer's inlining budget and
+/// the SIMD conversions became out-of-line calls (decoding 1.8× slower).
+func rowDots(_ type: GGMLType, _ base: UnsafeRawPointer, rowBytes: Int, _ range: Range<Int>,
+             _ y: UnsafeMutablePointer<Float>, _ input: RowDotInput) {
     switch type {
-    case .f32, .q4_0, .q4_1, .q8_0, .bf16, .q4_K, .q6_K: true
-    default: false
+    case .f32: rowsF32(base, rowBytes, range, y, input)
+    case .q4_1: rowsQ4_1(base, rowBytes, range, y, input)
+    case .q4_0: rowsQ4_0(base, rowBytes, range, y, input)
+    case .q8_0: rowsQ8_0(base, rowBytes, range, y, input)
+    case .bf16: rowsBF16(base, rowBytes, range, y, input)
+    case .q4_K: rowsQ4_K(base, rowBytes, range, y, input)
+    case .q6_K: rowsQ6_K(base, rowBytes, range, y, input)
+    default: rowsDecoded(type, base, rowBytes, range, y, input)
     }
 }
 
-/// Σ_j W[row, j]·x[j] for one stored row. `scratch` (cols floats) is used by formats without a
-/// fused kernel.
-@inline(__always)
-func rowDot(_ type: GGMLType, _ row: UnsafeRawPointer, _ input: RowDotInput,
-            scratch: UnsafeMutablePointer<Float>?) -> Float {
-    let cols = input.cols
-    switch type {
-    case .f32: return dot(row.assumingMemoryBound(to: Float.self), input.x, cols)
-    case .q4_1: return dot4Bit(row, input.x, input.blockSums, cols / 32, hasMin: true)
-    case .q4_0: return dot4Bit(row, input.x, input.blockSums, cols / 32, hasMin: false)
-    case .q8_0: return dotQ8_0(row, input.x, cols / 32)
-    case .bf16: return dotBF16(row, input.x, cols)
-    case .q4_K: return dotQ4_K(row, input.x, input.blockSums, cols / 256)
-    case .q6_K: return dotQ6_K(row, input.x, cols / 256)
-    default:
-        dequantize(type, row, into: scratch!, count: cols)
-        return dot(scratch!, input.x, cols)
+@inline(never) func rowsF32(_ base: UnsafeRawPointer, _ rowBytes: Int, _ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, _ input: RowDotInput) {
+    for r in range { y[r] = dot((base + r * rowBytes).assumingMemoryBound(to: Float.self), input.x, input.cols) }
+}
+
+@inline(never) func rowsQ4_1(_ base: UnsafeRawPointer, _ rowBytes: Int, _ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, _ input: RowDotInput) {
+    var r = range.lowerBound
+    while r + 2 <= range.upperBound {
+        let row = base + r * rowBytes
+        (y[r], y[r + 1]) = dot4BitPair(row, row + rowBytes, input.x, input.blockSums, input.cols / 32, hasMin: true)
+        r += 2
+    }
+    if r < range.upperBound { y[r] = dot4Bit(base + r * rowBytes, input.x, input.blockSums, input.cols / 32, hasMin: true) }
+}
+
+@inline(never) func rowsQ4_0(_ base: UnsafeRawPointer, _ rowBytes: Int, _ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, _ input: RowDotInput) {
+    var r = range.lowerBound
+    while r + 2 <= range.upperBound {
+        let row = base + r * rowBytes
+        (y[r], y[r + 1]) = dot4BitPair(row, row + rowBytes, input.x, input.blockSums, input.cols / 32, hasMin: false)
+        r += 2
+    }
+    if r < range.upperBound { y[r] = dot4Bit(base + r * rowBytes, input.x, input.blockSums, input.cols / 32, hasMin: false) }
+}
+
+@inline(never) func rowsQ8_0(_ base: UnsafeRawPointer, _ rowBytes: Int, _ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, _ input: RowDotInput) {
+    for r in range { y[r] = dotQ8_0(base + r * rowBytes, input.x, input.cols / 32) }
+}
+
+@inline(never) func rowsBF16(_ base: UnsafeRawPointer, _ rowBytes: Int, _ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, _ input: RowDotInput) {
+    for r in range { y[r] = dotBF16(base + r * rowBytes, input.x, input.cols) }
+}
+
+@inline(never) func rowsQ4_K(_ base: UnsafeRawPointer, _ rowBytes: Int, _ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, _ input: RowDotInput) {
+    for r in range { y[r] = dotQ4_K(base + r * rowBytes, input.x, input.blockSums, input.cols / 256) }
+}
+
+@inline(never) func rowsQ6_K(_ base: UnsafeRawPointer, _ rowBytes: Int, _ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, _ input: RowDotInput) {
+    for r in range { y[r] = dotQ6_K(base + r * rowBytes, input.x, input.cols / 256) }
+}
+
+/// Formats without a fused kernel (Q5_0, Q5_1, Q5_K, F16): decode the row, then a float dot.
+@inline(never) func rowsDecoded(_ type: GGMLType, _ base: UnsafeRawPointer, _ rowBytes: Int, _ range: Range<Int>,
+                                _ y: UnsafeMutablePointer<Float>, _ input: RowDotInput) {
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: input.cols)
+    defer { scratch.deallocate() }
+    for r in range {
+        dequantize(type, base + r * rowBytes, into: scratch, count: input.cols)
+        y[r] = dot(scratch, input.x, input.cols)
     }
 }
 
