@@ -142,6 +142,8 @@ import Testing
         #expect(error("help trian") == "1:6: no help for 'trian' (did you mean 'train'?)")
         #expect(error("ask What digit") == "1:10: unexpected argument 'digit' (put text with spaces in quotes)")
         #expect(error("train steps 5") == "1:7: unexpected argument 'steps' (did you mean 'steps=N'?)")
+        #expect(error("eval n=2 greedyy") == "1:10: unexpected argument 'greedyy' (did you mean 'greedy'?)")
+        #expect(error("train stpes 5") == "1:7: unexpected argument 'stpes' (did you mean 'steps=N'?)")
         #expect(error("load image a.png to b") == "1:18: expected 'as', got 'to' (usage: load image PATH as NAME)")
         #expect(error("ask \"x\" img=1 image=y") == "1:1: use img= or image=, not both")
         #expect(error("time trian") == "1:6: unknown command 'trian' (did you mean 'train'?)")

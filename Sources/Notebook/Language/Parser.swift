@@ -385,6 +385,11 @@ extension CommandSpec {
             hint = " (did you mean '\(key.name)=\(key.type.placeholder)'?)"
         } else if case .value(.string) = last?.kind {
             hint = " (put text with spaces in quotes)"
+        } else if case .word(let w) = token.kind, let flag = suggestion(for: w, among: flags.map(\.name)) {
+            hint = " (did you mean '\(flag)'?)"  // a misspelt flag: `eval greedyy`
+        } else if case .word(let w) = token.kind,
+                  let key = suggestion(for: w, among: keys.map(\.name)).flatMap({ k in keys.first { $0.name == k } }) {
+            hint = " (did you mean '\(key.name)=\(key.type.placeholder)'?)"
         } else {
             hint = " (usage: \(usage))"
         }
