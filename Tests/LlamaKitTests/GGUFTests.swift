@@ -374,8 +374,8 @@ final class GGUFBadInputTests: XCTestCase {
 
     func testTruncatedInHeader() throws {
         let bytes = Self.valid().build().bytes
-        try expectError(bytes: Array(bytes[0..<12]), "truncated in the header: needs bytes 8..<16 but the file has 12")
-        try expectError(bytes: Array(bytes[0..<6]), "truncated in the header: needs bytes 4..<8 but the file has 6")
+        try expectError(bytes: Array(bytes[0..<12]), "truncated in the header: needs 8 bytes at offset 8 but the file has 12")
+        try expectError(bytes: Array(bytes[0..<6]), "truncated in the header: needs 4 bytes at offset 4 but the file has 6")
     }
 
     func testTruncatedInMetadata() throws {
@@ -385,7 +385,7 @@ final class GGUFBadInputTests: XCTestCase {
         let (bytes, layout) = w.build()
         // The u32 value of llama.block_count ends the metadata; keep 2 of its 4 bytes.
         let cut = layout.tensorInfos - 2
-        try expectError(bytes: Array(bytes[0..<cut]), "truncated in the metadata: needs bytes \(cut - 2)..<\(cut + 2) but the file has \(cut)")
+        try expectError(bytes: Array(bytes[0..<cut]), "truncated in the metadata: needs 4 bytes at offset \(cut - 2) but the file has \(cut)")
         // Cut inside a string: its length says 5 ("llama") but the file ends after 3 of them.
         let stringStart = layout.metadata + 8 + "general.architecture".utf8.count + 4
         try expectError(bytes: Array(bytes[0..<(stringStart + 8 + 3)]),
@@ -398,7 +398,7 @@ final class GGUFBadInputTests: XCTestCase {
         let secondInfo = layout.tensorInfos + (8 + 1) + 4 + 2 * 8 + 4 + 8
         let cut = secondInfo + 9 + 4 + 3
         try expectError(bytes: Array(bytes[0..<cut]),
-                        "truncated in the tensor infos: needs bytes \(secondInfo + 13)..<\(secondInfo + 21) but the file has \(cut)")
+                        "truncated in the tensor infos: needs 8 bytes at offset \(secondInfo + 13) but the file has \(cut)")
     }
 
     func testTruncatedInData() throws {
@@ -463,7 +463,7 @@ final class GGUFBadInputTests: XCTestCase {
         let (bytes, layout) = w.build()
         // The file ends where the third key's length would be.
         let end = layout.tensorInfos
-        try expectError(bytes: Array(bytes[0..<end]), "truncated in the metadata: needs bytes \(end)..<\(end + 8) but the file has \(end)")
+        try expectError(bytes: Array(bytes[0..<end]), "truncated in the metadata: needs 8 bytes at offset \(end) but the file has \(end)")
     }
 
     func testAbsurdArrayCount() throws {

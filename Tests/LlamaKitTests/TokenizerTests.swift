@@ -381,10 +381,10 @@ final class TokenizerTests: XCTestCase {
         // The tokenizer sizes its tables by the largest id: 10^15 used to trap on the allocation.
         XCTAssertEqual(jsonError(#"{"model": {"type": "BPE", "vocab": {"a": 0}}, "#
                                  + #""added_tokens": [{"id": 1000000000000000, "content": "<x>"}], "# + byteLevel + "}"),
-                       "added token '<x>' has id 1000000000000000, outside 0..<2097152")
+                       "added token '<x>' has id 1000000000000000; ids must be between 0 and 2097151")
         XCTAssertEqual(jsonError(#"{"model": {"type": "BPE", "vocab": {"a": 0}}, "#
                                  + #""added_tokens": [{"id": -1, "content": "<x>"}], "# + byteLevel + "}"),
-                       "added token '<x>' has id -1, outside 0..<2097152")
+                       "added token '<x>' has id -1; ids must be between 0 and 2097151")
         XCTAssertEqual(jsonError(#"{"model": {"type": "BPE", "vocab": {"a": 0}}, "#
                                  + #""added_tokens": [{"id": 2097151, "content": "<x>"}], "# + byteLevel + "}"), "no error")
     }

@@ -56,7 +56,7 @@ public final class MappedFile: @unchecked Sendable {
     /// The bytes `[offset, offset+count)` after checking they lie inside the file.
     public func bytes(at offset: Int, count: Int) throws -> UnsafeRawBufferPointer {
         guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
-            throw FormatError(path, "truncated: needs bytes \(offset)..<\(offset &+ count) but the file has \(size)")
+            throw FormatError(path, "truncated: needs \(count) bytes at offset \(offset) but the file has \(size)")
         }
         return UnsafeRawBufferPointer(start: base + offset, count: count)
     }
@@ -82,7 +82,7 @@ struct ByteReader {
     /// The error for a read of `count` bytes that would run past the end of the file.
     func truncated(_ count: Int) -> FormatError {
         let whereText = part.map { " in the \($0)" } ?? ""
-        return FormatError(file.path, "truncated\(whereText): needs bytes \(offset)..<\(offset &+ count) but the file has \(file.size)")
+        return FormatError(file.path, "truncated\(whereText): needs \(count) bytes at offset \(offset) but the file has \(file.size)")
     }
 
     mutating func read<T: FixedWidthInteger>(_: T.Type) throws -> T {

@@ -137,7 +137,7 @@ public enum TokenizerLoader {
             }
             // Checked before the tokenizer sizes its tables by the largest id.
             guard id >= 0, id < maxVocabularySize else {
-                throw FormatError(path, "added token '\(Self.clipped(content))' has id \(id), outside 0..<\(maxVocabularySize)")
+                throw FormatError(path, "added token '\(Self.clipped(content))' has id \(id); ids must be between 0 and \(maxVocabularySize - 1)")
             }
             added.append(AddedToken(id: id, content: content, special: t["special"]?.bool ?? false))
         }
