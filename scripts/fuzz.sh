@@ -9,8 +9,9 @@
 # executions, whichever comes first (default 600 s / 1,000,000), or at its first crash, leak,
 # timeout (10 s) or out-of-memory (2 GB). The corpus grows in Fuzz/corpus/<TARGET>/ (seeded
 # from Fuzz/corpus/seeds/, made by Fuzz/seed.sh), failing inputs land in
-# Fuzz/corpus/artifacts/<TARGET>/, the log in Fuzz/corpus/logs/<TARGET>.log. Builds and runs
-# are niced. Exit status 1 when any target found something.
+# Fuzz/corpus/artifacts/<TARGET>/, the log in Fuzz/corpus/logs/<TARGET>.log. A timeout that
+# does not reproduce on a second run (a starved, niced process) is set aside and the target
+# resumes. Builds and runs are niced. Exit status 1 when any target found something.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
