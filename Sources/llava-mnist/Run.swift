@@ -18,11 +18,11 @@ struct Run: ParsableCommand {
     func run() throws {
         installInterruptHandler()
         if listParams {
-            guard let data = FileManager.default.contents(atPath: file) else {
+            guard FileManager.default.isReadableFile(atPath: file) else {
                 FileHandle.standardError.write(Data("\(file): cannot read the workflow file\n".utf8))
                 throw ExitCode.failure
             }
-            do { print(Runner.parameterList(try LMWDocument(text: String(decoding: data, as: UTF8.self), file: file)), terminator: "") }
+            do { print(Runner.parameterList(try LMWDocument(contentsOfFile: file)), terminator: "") }
             catch { FileHandle.standardError.write(Data("\(error)\n".utf8)); throw ExitCode.failure }
             return
         }

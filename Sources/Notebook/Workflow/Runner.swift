@@ -128,12 +128,13 @@ public final class Runner {
 
     /// Reads, parses and runs `path`. Returns the exit status (0: success).
     public func run(path: String) -> Int32 {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.isReadableFile(atPath: path) else {
             console.err("\(path): cannot read the workflow file")
             return 1
         }
         do {
-            return run(document: try LMWDocument(text: String(decoding: data, as: UTF8.self), file: path))
+            // Checks the size before reading (a workflow is at most LMWDocument.maxBytes).
+            return run(document: try LMWDocument(contentsOfFile: path))
         } catch {
             console.err(error.description)
             return 1
