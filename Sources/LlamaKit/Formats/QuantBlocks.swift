@@ -100,9 +100,12 @@ public func dequantize(_ type: GGMLType, _ src: UnsafeRawPointer, into dst: Unsa
     case .bf16:
         let s = src.assumingMemoryBound(to: UInt16.self)
         for i in 0..<count { dst[i] = bf16ToFloat(s[i]) }
-    case .q8_0: dequantizeQ8_0(src, dst, blocks: nb)
-    case .q4_0: dequantizeQ4_0(src, dst, blocks: nb)
-    case .q4_1: dequantizeQ4_1(src, dst, blocks: nb)
+    case .q8_0:
+        for b in 0..<nb { dequantQ8_0(src + b * 34, dst + b * 32) }
+    case .q4_0:
+        for b in 0..<nb { dequantQ4_0(src + b * 18, dst + b * 32) }
+    case .q4_1:
+        for b in 0..<nb { dequantQ4_1(src + b * 20, dst + b * 32) }
     case .q5_0:
         for b in 0..<nb { dequantQ5(src + b * 22, dst + b * 32, hasMin: false) }
     case .q5_1:
@@ -118,50 +121,27 @@ public func dequantize(_ type: GGMLType, _ src: UnsafeRawPointer, into dst: Unsa
     }
 }
 
-// The formats of the default model decode with explicit SIMD (two roundings, q·d then + m, as
-// ggml does: the results stay bit-exact), each in a function of its own so the optimizer keeps
-// the SIMD conversions inline (see RowDot.swift). Training decodes every weight twice a step.
+@inline(__always) func dequantQ8_0(_ p: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+    let d = loadHalf(p, 0)
+    let q = (p + 2).assumingMemoryBound(to: Int8.self)
+    for j in 0..<32 { y[j] = Float(q[j]) * d }
+}
 
-@inline(never) func dequantizeQ8_0(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, blocks: Int) {
-    let out = UnsafeMutableRawPointer(dst)
-    for b in 0..<blocks {
-        let p = src + b * 34
-        let d = SIMD8<Float>(repeating: loadHalf(p, 0))
-        for k in 0..<4 {
-            let q = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 2 + 8 * k, as: SIMD8<Int8>.self)))
-            out.storeBytes(of: q * d, toByteOffset: 128 * b + 32 * k, as: SIMD8<Float>.self)
-        }
+@inline(__always) func dequantQ4_0(_ p: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+    let d = loadHalf(p, 0)
+    let q = (p + 2).assumingMemoryBound(to: UInt8.self)
+    for j in 0..<16 {
+        y[j] = Float(Int(q[j] & 0xF) - 8) * d
+        y[j + 16] = Float(Int(q[j] >> 4) - 8) * d
     }
 }
 
-@inline(never) func dequantizeQ4_0(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, blocks: Int) {
-    let out = UnsafeMutableRawPointer(dst)
-    let eight = SIMD8<Int32>(repeating: 8)
-    for b in 0..<blocks {
-        let p = src + b * 18
-        let d = SIMD8<Float>(repeating: loadHalf(p, 0))
-        let q = p.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
-        let lo = q & 0xF, hi = q &>> 4
-        let o = 128 * b
-        out.storeBytes(of: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.lowHalf) &- eight) * d, toByteOffset: o, as: SIMD8<Float>.self)
-        out.storeBytes(of: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.highHalf) &- eight) * d, toByteOffset: o + 32, as: SIMD8<Float>.self)
-        out.storeBytes(of: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.lowHalf) &- eight) * d, toByteOffset: o + 64, as: SIMD8<Float>.self)
-        out.storeBytes(of: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.highHalf) &- eight) * d, toByteOffset: o + 96, as: SIMD8<Float>.self)
-    }
-}
-
-@inline(never) func dequantizeQ4_1(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, blocks: Int) {
-    let out = UnsafeMutableRawPointer(dst)
-    for b in 0..<blocks {
-        let p = src + b * 20
-        let d = SIMD8<Float>(repeating: loadHalf(p, 0)), m = SIMD8<Float>(repeating: loadHalf(p, 2))
-        let q = p.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
-        let lo = q & 0xF, hi = q &>> 4
-        let o = 128 * b
-        out.storeBytes(of: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.lowHalf)) * d + m, toByteOffset: o, as: SIMD8<Float>.self)
-        out.storeBytes(of: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.highHalf)) * d + m, toByteOffset: o + 32, as: SIMD8<Float>.self)
-        out.storeBytes(of: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.lowHalf)) * d + m, toByteOffset: o + 64, as: SIMD8<Float>.self)
-        out.storeBytes(of: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.highHalf)) * d + m, toByteOffset: o + 96, as: SIMD8<Float>.self)
+@inline(__always) func dequantQ4_1(_ p: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>) {
+    let d = loadHalf(p, 0), m = loadHalf(p, 2)
+    let q = (p + 4).assumingMemoryBound(to: UInt8.self)
+    for j in 0..<16 {
+        y[j] = Float(q[j] & 0xF) * d + m
+        y[j + 16] = Float(q[j] >> 4) * d + m
     }
 }
 
