@@ -1,6 +1,7 @@
 # LlavaMNIST: the two commands of the README, and their parts.
 #   make reproduce   set up, build, and replay the seed's README experiment (train, then evaluate)
-#   make test        set up, then run the whole test suite
+#   make test        set up, run the whole test suite, then check the optimized build's kernels
+#                    kept their SIMD code inline (scripts/check-kernels.sh)
 .PHONY: setup build test reproduce ask bench clean
 SHELL := /bin/bash
 
@@ -14,6 +15,7 @@ build: setup
 
 test: setup
 	swift test 2>&1 | tee .build-test.log; exit $${PIPESTATUS[0]}
+	bash scripts/check-kernels.sh
 
 # The seed's README experiment as replayable notebooks: train (1,000 steps), then evaluate.
 reproduce: build
