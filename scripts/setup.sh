@@ -7,7 +7,7 @@
 set -euo pipefail
 
 cache="${LLAVA_MNIST_CACHE:-$HOME/.cache/llava-mnist}"
-apt_packages=(libopenblas-dev libedit-dev libpng-dev zlib1g-dev pkg-config tmux)  # tmux: the REPL terminal test
+apt_packages=(libopenblas-dev libedit-dev libpng-dev zlib1g-dev pkg-config tmux binutils)  # tmux: the REPL terminal test; binutils (nm): scripts/check-kernels.sh
 
 missing=()
 for p in "${apt_packages[@]}"; do
