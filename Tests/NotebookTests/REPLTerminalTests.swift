@@ -172,22 +172,34 @@ import Llava
 }
 
 /// Runs a program to completion with posix_spawn and waitpid: output and errors go through
-/// temporary files (a daemon such as the tmux server keeps inherited pipes open forever), and
-/// the child starts with no blocked signals whatever thread the test runs on.
+/// temporary files (a daemon such as the tmux server keeps inherited pipes open forever).
 func spawn(_ path: String, _ arguments: [String], stdin: String = "", environment: [String]? = nil,
            separateErrors: Bool = false) throws -> (status: Int32, output: String, errors: String) {
     let base = NSTemporaryDirectory() + "spawn-\(UUID().uuidString)"
     let (inPath, outPath, errPath) = (base + ".in", base + ".out", base + ".err")
     try stdin.write(toFile: inPath, atomically: false, encoding: .utf8)
     defer { for p in [inPath, outPath, errPath] { try? FileManager.default.removeItem(atPath: p) } }
+    let pid = try launch(path, arguments, stdin: inPath, output: outPath, errors: separateErrors ? errPath : nil,
+                         environment: environment)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (exitStatus, (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+            (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+}
 
+/// Starts a program without waiting for it: standard input from the file `stdin`, output
+/// truncated into `output` (or appended, with `append`), errors into `errors` or with the
+/// output. The child starts with no blocked signals whatever thread the test runs on.
+func launch(_ path: String, _ arguments: [String], stdin: String = "/dev/null", output: String, errors: String? = nil,
+            append: Bool = false, environment: [String]? = nil) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    if separateErrors {
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o600)
+    if let errors {
+        posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     } else {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
     }
@@ -205,9 +217,5 @@ func spawn(_ path: String, _ arguments: [String], stdin: String = "", environmen
     var pid: pid_t = 0
     let rc = posix_spawn(&pid, path, &actions, &attributes, argv, env)
     guard rc == 0 else { throw CommandError("cannot run \(path): \(String(cString: strerror(rc)))") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return (exitStatus, (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-            (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+    return pid
 }
