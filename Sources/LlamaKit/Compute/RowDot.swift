@@ -6,13 +6,15 @@
 // Vectorization notes (checked in the generated assembly, x86-64 Haswell target):
 // - Bytes become floats with vpmovzxbd/vpmovsxbd + vcvtdq2ps (SIMD8<Int32> → SIMD8<Float>).
 //   The conversions are written inline in each kernel: moving them into a helper function
-//   made LLVM's SLP vectorizer scalarize the block (3× slower).
+//   made LLVM's SLP vectorizer scalarize the block (3× slower). They are generic stdlib code
+//   the optimizer must inline; scripts/check-kernels.sh (run by `make test`) fails the build
+//   when it stops doing so.
 // - The 4-bit formats decode two rows per pass: the x block is loaded once for both, and
 //   the two independent chains keep more instructions in flight (+13% measured).
 // - Per block, products of the 32 elements are summed in one SIMD8 register, scaled once by
 //   the block's scale and accumulated into a SIMD8 total: one horizontal sum per row.
 // - Block minimums (Q4_1) and offsets (Q4_0) multiply the sum of x over the block, computed
-//   once per product (`BlockSums`), not per row.
+//   once per product (`RowDotInput.blockSums`), not per row.
 
 /// The input vector of a matrix-vector product, with the sum of each 32-element block.
 struct RowDotInput {
