@@ -53,7 +53,7 @@ import Llava
         let files = try FileManager.default.subpathsOfDirectory(atPath: Self.source).filter { path in
             var isDir: ObjCBool = false
             FileManager.default.fileExists(atPath: Self.source + "/" + path, isDirectory: &isDir)
-            return !isDir.boolValue && !["catalogue.json", "make-fixtures.py"].contains(path)
+            return !isDir.boolValue && !["catalogue.json", "make-fixtures.py", "PROVENANCE.md"].contains(path)
         }
         for file in files {
             let folder = (file as NSString).deletingLastPathComponent
