@@ -10,7 +10,8 @@ import PackageDescription
 /// On x86-64 the kernels target Haswell-class CPUs (AVX2, FMA, F16C: every x86 laptop since
 /// 2013): the block decoders then vectorize to 256-bit lanes, about twice as fast.
 #if arch(x86_64)
-let cpuFlags = ["-target-cpu", "haswell"]
+import Foundation
+let cpuFlags = ["-target-cpu", ProcessInfo.processInfo.environment["LLAVA_MNIST_TARGET_CPU"] ?? "haswell"]
 #else
 let cpuFlags: [String] = []
 #endif
@@ -29,15 +30,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // System libraries (Debian: libopenblas-dev, libedit-dev, libpng-dev, zlib1g-dev).
-        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // System libraries (Debian: libedit-dev, libpng-dev, zlib1g-dev). OpenBLAS (libopenblas0)
+        // is not linked but loaded at run time, see Sources/LlamaKit/Compute/BLAS.swift.
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev", "zlib1g-dev"])]),
 
         // The engine: model files, tokenizers, Llama forward/backward, generation.
-        .target(name: "LlamaKit", dependencies: ["CBLAS"], swiftSettings: optimized),
+        .target(name: "LlamaKit", swiftSettings: optimized),
         // The experiment: MNIST, PNG, projector, multimodal prompts, training, evaluation.
-        .target(name: "Llava", dependencies: ["LlamaKit", "CPNG", "CBLAS"], swiftSettings: optimized),
+        .target(name: "Llava", dependencies: ["LlamaKit", "CPNG"], swiftSettings: optimized),
         // The product's face: command language, interpreter, workflows, rendering, line editor.
         .target(name: "Notebook", dependencies: ["Llava", "LlamaKit", "CEditLine"]),
         .executableTarget(

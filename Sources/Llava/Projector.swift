@@ -1,7 +1,6 @@
 // The vision encoder of llava-mnist: one Linear(784 → d_model) with bias, mapping a
 // normalized 28×28 digit to one input embedding of the frozen Llama (the seed's
 // `input_layer`). As a teaching comparison, a LLaVA-1.5-style two-layer GELU MLP.
-import CBLAS
 import Foundation
 
 /// Which projector architecture.
@@ -97,8 +96,8 @@ public struct Projector: Sendable {
             let g2 = affineBackward(dE, input: saved.act, rows: b, outSize: outputSize, inSize: hiddenSize)
             var dAct = [Float](repeating: 0, count: b * hiddenSize)
             // dAct = dE · W2
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(b), Int32(hiddenSize), Int32(outputSize),
-                        1, dE, Int32(outputSize), parameters[2].values, Int32(hiddenSize), 0, &dAct, Int32(hiddenSize))
+            BLAS.sgemm(m: b, n: hiddenSize, k: outputSize, dE, lda: outputSize, parameters[2].values, ldb: hiddenSize,
+                       &dAct, ldc: hiddenSize)
             let dHidden = zip(dAct, saved.hidden).map { $0 * geluDerivative($1) }
             let g1 = affineBackward(dHidden, input: saved.x, rows: b, outSize: hiddenSize, inSize: Self.inputSize)
             return g1 + g2
@@ -110,16 +109,14 @@ public struct Projector: Sendable {
 func affine(_ x: [Float], rows: Int, w: [Float], bias: [Float], outSize: Int, inSize: Int) -> [Float] {
     var y = [Float](repeating: 0, count: rows * outSize)
     for r in 0..<rows { for o in 0..<outSize { y[r * outSize + o] = bias[o] } }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outSize), Int32(inSize),
-                1, x, Int32(inSize), w, Int32(inSize), 1, &y, Int32(outSize))
+    BLAS.sgemm(transB: true, m: rows, n: outSize, k: inSize, x, lda: inSize, w, ldb: inSize, beta: 1, &y, ldc: outSize)
     return y
 }
 
 /// [dW = dyᵀ·x, db = Σ dy] for `affine`.
 func affineBackward(_ dy: [Float], input x: [Float], rows: Int, outSize: Int, inSize: Int) -> [[Float]] {
     var dw = [Float](repeating: 0, count: outSize * inSize)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(outSize), Int32(inSize), Int32(rows),
-                1, dy, Int32(outSize), x, Int32(inSize), 0, &dw, Int32(inSize))
+    BLAS.sgemm(transA: true, m: outSize, n: inSize, k: rows, dy, lda: outSize, x, ldb: inSize, &dw, ldc: inSize)
     var db = [Float](repeating: 0, count: outSize)
     for r in 0..<rows { for o in 0..<outSize { db[o] += dy[r * outSize + o] } }
     return [dw, db]

@@ -3,7 +3,6 @@
 // kernels of RowDot.swift. Otherwise a worker decodes a tile of weight rows into float32
 // scratch, then multiplies it with every input row at once (our kernel for a few rows, sgemm
 // for many), so decoding costs are shared by the whole batch of positions.
-import CBLAS
 
 /// Rows of W decoded per tile (64 × 1536 columns = 384 KB, within L2; 3.5 MB for Llama 3.1
 /// 8B's 14336-wide down projection). 64 measured ~20% faster training steps than 32 (OpenBLAS
@@ -48,8 +47,7 @@ func tileProduct(_ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<
     if n <= smallGemmRows {
         smallGemm(y, ldy: ldy, x, n: n, w, rows: rows, k: cols)
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(rows), Int32(cols),
-                    1, x, Int32(cols), w, Int32(cols), 0, y, Int32(ldy))
+        BLAS.sgemm(transB: true, m: n, n: rows, k: cols, x, lda: cols, w, ldb: cols, y, ldc: ldy)
     }
 }
 
@@ -123,8 +121,7 @@ public func matmulBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointe
                 if n <= smallGemmRows && cols <= smallGemmBackwardCols {
                     smallGemmBackward(acc, dy + t, ldy: rows, n: n, wt, rows: count, cols: cols)
                 } else {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(cols), Int32(count),
-                                1, dy + t, Int32(rows), wt, Int32(cols), 1, acc, Int32(cols))
+                    BLAS.sgemm(m: n, n: cols, k: count, dy + t, lda: rows, wt, ldb: cols, beta: 1, acc, ldc: cols)
                 }
                 t += count
             }

@@ -8,7 +8,6 @@
 // so back-to-back calls start at once and an idle REPL uses no CPU. Chunks are claimed from
 // a shared counter: when the other core is busy (another program, a descheduled worker), the
 // calling thread simply takes the remaining chunks itself instead of waiting at a barrier.
-import CBLAS
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -61,7 +60,7 @@ public enum Parallel {
 
     static func pinBLAS() {
         if !blasPinned {
-            openblas_set_num_threads(1)
+            BLAS.setThreads(1)
             #if canImport(Glibc)
             // Kernels allocate tile scratch and activations of 0.1–2 MB per call. glibc would
             // serve each from a fresh mmap and fault its pages in again on every call (5% of a

@@ -9,7 +9,6 @@
 // LLaVA reads one hidden state (`vision_feature_layer`, −2 = the input of the last layer)
 // and never applies post_layernorm. Linear layers keep their stored weights (F32/F16/BF16)
 // and go through the engine's `matmul`; attention is two sgemm per head.
-import CBLAS
 import Foundation
 
 /// `vision_config` of a LLaVA `config.json`.
@@ -161,11 +160,10 @@ struct CLIPAttention {
                     for h in h0..<h1 {
                         let o = h * hd
                         // scores = scale · Q_h K_hᵀ  (n × n); ctx_h = softmax(scores) · V_h  (n × hd)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(hd),
-                                    scale, qb + o, Int32(d), kb + o, Int32(d), 0, scores, Int32(n))
+                        BLAS.sgemm(transB: true, m: n, n: n, k: hd, alpha: scale, qb + o, lda: d, kb + o, ldb: d,
+                                   scores, ldc: n)
                         for r in 0..<n { softmax(scores + r * n, n) }
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(hd), Int32(n),
-                                    1, scores, Int32(n), vb + o, Int32(d), 0, cb + o, Int32(d))
+                        BLAS.sgemm(m: n, n: hd, k: n, scores, lda: n, vb + o, ldb: d, cb + o, ldc: d)
                     }
                 }
             }
