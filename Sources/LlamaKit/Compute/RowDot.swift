@@ -3,16 +3,18 @@
 // decoding path (one new token: n == 1), where every weight byte is used exactly once per
 // token, so decoding cost is the whole cost.
 //
-// Vectorization notes (checked in the generated assembly, x86-64 Haswell target):
-// - Bytes become floats with vpmovzxbd/vpmovsxbd + vcvtdq2ps (SIMD8<Int32> → SIMD8<Float>).
-//   The conversions are written inline in each kernel: moving them into a helper function
-//   made LLVM's SLP vectorizer scalarize the block (3× slower). They are generic stdlib code
-//   the optimizer must inline; scripts/check-kernels.sh (run by `make test`) fails the build
-//   when it stops doing so.
-// - The 4-bit formats decode two rows per pass: the x block is loaded once for both, and
-//   the two independent chains keep more instructions in flight (+13% measured).
-// - Per block, products of the 32 elements are summed in one SIMD8 register, scaled once by
-//   the block's scale and accumulated into a SIMD8 total: one horizontal sum per row.
+// Vectorization notes (checked in the generated assembly, x86-64 Haswell and Sapphire Rapids
+// targets):
+// - Bytes become floats with vpmovzxbd/vpmovsxbd + vcvtdq2ps. The conversions are generic
+//   stdlib code the optimizer must inline; scripts/check-kernels.sh (run by `make test`) fails
+//   the build when it stops doing so. Putting a whole kernel's conversions in a helper once made
+//   LLVM's SLP vectorizer scalarize the block (3× slower); the small `floats` helpers below are
+//   inlined and checked.
+// - The 4-bit and 8-bit formats decode two rows per pass: the x block is loaded once for both,
+//   and the two independent chains keep more instructions in flight (+13% measured).
+// - Per block, the 32 products are summed in one SIMD16 value (one 512-bit register with
+//   AVX-512, two 256-bit ones with AVX2), scaled once by the block's scale and accumulated
+//   into a SIMD16 total: one horizontal sum per row.
 // - Block minimums (Q4_1) and offsets (Q4_0) multiply the sum of x over the block, computed
 //   once per product (`RowDotInput.blockSums`), not per row.
 
@@ -81,7 +83,13 @@ func rowDots(_ type: GGMLType, _ base: UnsafeRawPointer, rowBytes: Int, _ range:
 }
 
 @inline(never) func rowsQ8_0(_ base: UnsafeRawPointer, _ rowBytes: Int, _ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, _ input: RowDotInput) {
-    for r in range { y[r] = dotQ8_0(base + r * rowBytes, input.x, input.cols / 32) }
+    var r = range.lowerBound
+    while r + 2 <= range.upperBound {
+        let row = base + r * rowBytes
+        (y[r], y[r + 1]) = dotQ8_0Pair(row, row + rowBytes, input.x, input.cols / 32)
+        r += 2
+    }
+    if r < range.upperBound { y[r] = dotQ8_0(base + r * rowBytes, input.x, input.cols / 32) }
 }
 
 @inline(never) func rowsBF16(_ base: UnsafeRawPointer, _ rowBytes: Int, _ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, _ input: RowDotInput) {
@@ -108,11 +116,13 @@ func rowDots(_ type: GGMLType, _ base: UnsafeRawPointer, rowBytes: Int, _ range:
 }
 
 /// One Q4_1 row (y = q·d + m, so Σ y·x = d·Σ q·x + m·Σ x) or Q4_0 row (y = (q − 8)·d, so
-/// Σ y·x = d·(Σ q·x − 8·Σ x)): 20- or 18-byte blocks, `hasMin` telling which.
+/// Σ y·x = d·(Σ q·x − 8·Σ x)): 20- or 18-byte blocks, `hasMin` telling which. The same
+/// operations in the same order as `dot4BitPair`, so a row's result does not depend on
+/// whether it was paired.
 @inline(__always)
 func dot4Bit(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafePointer<Float>, _ nb: Int,
              hasMin: Bool) -> Float {
-    var acc = SIMD8<Float>()
+    var acc = SIMD16<Float>()
     var extra: Float = 0
     let blockBytes = hasMin ? 20 : 18, qOffset = hasMin ? 4 : 2
     for b in 0..<nb {
@@ -120,75 +130,91 @@ func dot4Bit(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafeP
         let xb = UnsafeRawPointer(x + b * 32)
         let d = halfToFloat(p.loadUnaligned(as: UInt16.self))
         let q = p.loadUnaligned(fromByteOffset: qOffset, as: SIMD16<UInt8>.self)
-        let lo = q & 0xF, hi = q &>> 4
-        var s = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.lowHalf)) * xb.loadUnaligned(as: SIMD8<Float>.self)
-        s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.highHalf)), xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-        s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.lowHalf)), xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-        s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.highHalf)), xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-        acc.addProduct(SIMD8<Float>(repeating: d), s)
-        extra += (hasMin ? halfToFloat(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) : -8 * d) * xsum[b]
+        var s = floats(q & 0xF) * xb.loadUnaligned(as: SIMD16<Float>.self)
+        s.addProduct(floats(q &>> 4), xb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self))
+        acc.addProduct(s, SIMD16(repeating: d))
+        if hasMin { extra.addProduct(halfToFloat(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self)), xsum[b]) }
+        else { extra.addProduct(d, -8 * xsum[b]) }
     }
     return acc.sum() + extra
 }
 
+/// Sixteen bytes as floats. Built from two 8-lane conversions: the 16-lane ones are larger
+/// generic code the optimizer leaves out of line. LLVM joins the halves again (one 512-bit
+/// conversion with AVX-512, two 256-bit ones with AVX2).
+@inline(__always) func floats(_ v: SIMD16<UInt8>) -> SIMD16<Float> {
+    SIMD16(lowHalf: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v.lowHalf)),
+           highHalf: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v.highHalf)))
+}
+
+@inline(__always) func floats(_ v: SIMD16<Int8>) -> SIMD16<Float> {
+    SIMD16(lowHalf: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v.lowHalf)),
+           highHalf: SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v.highHalf)))
+}
+
 /// Two Q4_1 or Q4_0 rows against the same x (see `dot4Bit`).
+/// The four half-precision block constants of both rows (d and m of Q4_1; d and the next
+/// block's first bytes, unused, of Q4_0) are converted by one vector instruction: scalar
+/// half→float conversions were a third of the loop's instructions. The minimum terms m·Σx
+/// accumulate in lanes 1 and 3 of a 4-lane vector, with no scalar dependency chain.
 @inline(__always)
 func dot4BitPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: UnsafePointer<Float>,
                  _ xsum: UnsafePointer<Float>, _ nb: Int, hasMin: Bool) -> (Float, Float) {
-    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-    var extra0: Float = 0, extra1: Float = 0
+    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+    var minAcc = SIMD4<Float>()
     let blockBytes = hasMin ? 20 : 18, qOffset = hasMin ? 4 : 2
     for b in 0..<nb {
         let xb = UnsafeRawPointer(x + b * 32)
-        let x0 = xb.loadUnaligned(as: SIMD8<Float>.self), x1 = xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-        let x2 = xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), x3 = xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-        let xs = xsum[b]
-        do {
-            let p = row0 + b * blockBytes
-            let d = halfToFloat(p.loadUnaligned(as: UInt16.self))
-            let q = p.loadUnaligned(fromByteOffset: qOffset, as: SIMD16<UInt8>.self)
-            let lo = q & 0xF, hi = q &>> 4
-            var s = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.lowHalf)) * x0
-            s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.highHalf)), x1)
-            s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.lowHalf)), x2)
-            s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.highHalf)), x3)
-            acc0.addProduct(SIMD8<Float>(repeating: d), s)
-            // Q4_1 adds m·Σx; Q4_0's offset −8 subtracts 8·d·Σx.
-            extra0 += (hasMin ? halfToFloat(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) : -8 * d) * xs
-        }
-        do {
-            let p = row1 + b * blockBytes
-            let d = halfToFloat(p.loadUnaligned(as: UInt16.self))
-            let q = p.loadUnaligned(fromByteOffset: qOffset, as: SIMD16<UInt8>.self)
-            let lo = q & 0xF, hi = q &>> 4
-            var s = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.lowHalf)) * x0
-            s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: lo.highHalf)), x1)
-            s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.lowHalf)), x2)
-            s.addProduct(SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: hi.highHalf)), x3)
-            acc1.addProduct(SIMD8<Float>(repeating: d), s)
-            extra1 += (hasMin ? halfToFloat(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) : -8 * d) * xs
-        }
+        let x0 = xb.loadUnaligned(as: SIMD16<Float>.self), x1 = xb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        let p0 = row0 + b * blockBytes, p1 = row1 + b * blockBytes
+        let halves = SIMD2<UInt32>(p0.loadUnaligned(as: UInt32.self), p1.loadUnaligned(as: UInt32.self))
+        let dm = SIMD4<Float>(unsafeBitCast(halves, to: SIMD4<Float16>.self))  // d0 m0 d1 m1
+        let q0 = p0.loadUnaligned(fromByteOffset: qOffset, as: SIMD16<UInt8>.self)
+        var s0 = floats(q0 & 0xF) * x0
+        s0.addProduct(floats(q0 &>> 4), x1)
+        let q1 = p1.loadUnaligned(fromByteOffset: qOffset, as: SIMD16<UInt8>.self)
+        var s1 = floats(q1 & 0xF) * x0
+        s1.addProduct(floats(q1 &>> 4), x1)
+        acc0.addProduct(s0, SIMD16(repeating: dm[0]))
+        acc1.addProduct(s1, SIMD16(repeating: dm[2]))
+        if hasMin { minAcc.addProduct(dm, SIMD4(repeating: xsum[b])) }
+        // Q4_0's offset −8 subtracts 8·d·Σx (lanes 0 and 2 hold d).
+        else { minAcc.addProduct(dm, SIMD4(repeating: -8 * xsum[b])) }
     }
-    return (acc0.sum() + extra0, acc1.sum() + extra1)
+    return hasMin ? (acc0.sum() + minAcc[1], acc1.sum() + minAcc[3])
+                  : (acc0.sum() + minAcc[0], acc1.sum() + minAcc[2])
 }
 
-/// Q8_0: y = q·d with signed bytes.
+/// Q8_0: y = q·d with signed bytes. Two rows per pass share the loads of x, as above.
+@inline(__always)
+func dotQ8_0Pair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ nb: Int) -> (Float, Float) {
+    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+    for b in 0..<nb {
+        let xb = UnsafeRawPointer(x + b * 32)
+        let x0 = xb.loadUnaligned(as: SIMD16<Float>.self), x1 = xb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        let p0 = row0 + b * 34, p1 = row1 + b * 34
+        let halves = SIMD4<UInt16>(p0.loadUnaligned(as: UInt16.self), p1.loadUnaligned(as: UInt16.self), 0, 0)
+        let d = SIMD4<Float>(unsafeBitCast(halves, to: SIMD4<Float16>.self))
+        var s0 = floats(p0.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)) * x0
+        s0.addProduct(floats(p0.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)), x1)
+        var s1 = floats(p1.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)) * x0
+        s1.addProduct(floats(p1.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)), x1)
+        acc0.addProduct(s0, SIMD16(repeating: d[0]))
+        acc1.addProduct(s1, SIMD16(repeating: d[1]))
+    }
+    return (acc0.sum(), acc1.sum())
+}
+
+/// Q8_0, one row: the operations of `dotQ8_0Pair`, in its order.
 @inline(__always)
 func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ nb: Int) -> Float {
-    var acc = SIMD8<Float>()
+    var acc = SIMD16<Float>()
     for b in 0..<nb {
         let p = row + b * 34
-        let d = halfToFloat(p.loadUnaligned(as: UInt16.self))
         let xb = UnsafeRawPointer(x + b * 32)
-        let q0 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 2, as: SIMD8<Int8>.self)))
-        let q1 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 10, as: SIMD8<Int8>.self)))
-        let q2 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 18, as: SIMD8<Int8>.self)))
-        let q3 = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 26, as: SIMD8<Int8>.self)))
-        var s = q0 * xb.loadUnaligned(as: SIMD8<Float>.self)
-        s.addProduct(q1, xb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-        s.addProduct(q2, xb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
-        s.addProduct(q3, xb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
-        acc.addProduct(SIMD8<Float>(repeating: d), s)
+        var s = floats(p.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)) * xb.loadUnaligned(as: SIMD16<Float>.self)
+        s.addProduct(floats(p.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)), xb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self))
+        acc.addProduct(s, SIMD16(repeating: halfToFloat(p.loadUnaligned(as: UInt16.self))))
     }
     return acc.sum()
 }
