@@ -30,11 +30,17 @@ func nativeCPU() -> String {
     if flags.isSuperset(of: skylakeX) { return "skylake-avx512" }
     return "haswell"
 }
-let cpuFlags = ["-target-cpu", ProcessInfo.processInfo.environment["LLAVA_MNIST_TARGET_CPU"] ?? nativeCPU()]
+let targetCPU = ProcessInfo.processInfo.environment["LLAVA_MNIST_TARGET_CPU"] ?? nativeCPU()
+/// LLVM CPU names with AVX-512 (F, BW, VL, DQ): the float kernels then work in 16-lane vectors.
+let avx512CPUs: Set = ["skylake-avx512", "skx", "cascadelake", "cooperlake", "cannonlake", "icelake-client",
+                       "icelake-server", "rocketlake", "tigerlake", "sapphirerapids", "emeraldrapids",
+                       "graniterapids", "graniterapids-d", "diamondrapids", "znver4", "znver5"]
+let cpuSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
+    + (avx512CPUs.contains(targetCPU) ? [.define("AVX512")] : [])
 #else
-let cpuFlags: [String] = []
+let cpuSettings: [SwiftSetting] = []
 #endif
-let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags), .swiftLanguageMode(.v5)]
+let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"]), .swiftLanguageMode(.v5)] + cpuSettings
 
 let package = Package(
     name: "LlavaMNIST",

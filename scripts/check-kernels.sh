@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 bin=${1:-.build/release/llava-mnist}
 if [ $# -eq 0 ]; then swift build -c release --product llava-mnist >/dev/null; fi
 if ! command -v nm >/dev/null; then echo "check-kernels: nm not found (binutils)" >&2; exit 2; fi
-calls=$(nm "$bin" | grep -E ' [tT] \$ss[0-9]+SIMD[0-9]+V' || true)
+# `$ss<N>SIMD<n>V…`: a conversion or initializer of a concrete SIMD type; `$ss4SIMDP…`: a method
+# of the SIMD protocol (such as `sum()`) specialized for one.
+calls=$(nm "$bin" | grep -E ' [tT] \$ss([0-9]+SIMD[0-9]+V|4SIMDP)' || true)
 if [ -n "$calls" ]; then
   echo "check-kernels: $bin calls SIMD conversions out of line (a kernel stopped vectorizing):" >&2
   echo "$calls" | awk '{print "  " $3}' | (swift demangle 2>/dev/null || cat) | cut -c1-200 >&2

@@ -136,7 +136,7 @@ func dot4Bit(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafeP
         if hasMin { extra.addProduct(halfToFloat(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self)), xsum[b]) }
         else { extra.addProduct(d, -8 * xsum[b]) }
     }
-    return acc.sum() + extra
+    return laneSum(acc) + extra
 }
 
 /// Sixteen bytes as floats. Built from two 8-lane conversions: the 16-lane ones are larger
@@ -181,8 +181,8 @@ func dot4BitPair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: Unsafe
         // Q4_0's offset −8 subtracts 8·d·Σx (lanes 0 and 2 hold d).
         else { minAcc.addProduct(dm, SIMD4(repeating: -8 * xsum[b])) }
     }
-    return hasMin ? (acc0.sum() + minAcc[1], acc1.sum() + minAcc[3])
-                  : (acc0.sum() + minAcc[0], acc1.sum() + minAcc[2])
+    return hasMin ? (laneSum(acc0) + minAcc[1], laneSum(acc1) + minAcc[3])
+                  : (laneSum(acc0) + minAcc[0], laneSum(acc1) + minAcc[2])
 }
 
 /// Q8_0: y = q·d with signed bytes. Two rows per pass share the loads of x, as above.
@@ -202,7 +202,7 @@ func dotQ8_0Pair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: Unsafe
         acc0.addProduct(s0, SIMD16(repeating: d[0]))
         acc1.addProduct(s1, SIMD16(repeating: d[1]))
     }
-    return (acc0.sum(), acc1.sum())
+    return (laneSum(acc0), laneSum(acc1))
 }
 
 /// Q8_0, one row: the operations of `dotQ8_0Pair`, in its order.
@@ -216,7 +216,7 @@ func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ nb: Int) -> F
         s.addProduct(floats(p.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)), xb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self))
         acc.addProduct(s, SIMD16(repeating: halfToFloat(p.loadUnaligned(as: UInt16.self))))
     }
-    return acc.sum()
+    return laneSum(acc)
 }
 
 /// Q4_K (the bulk of a Q4_K_M file): 256-element super-blocks of 8 sub-blocks, each
@@ -251,7 +251,7 @@ func dotQ4_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ xsum: UnsafeP
             minTerm += dmin * (Float(m0) * xsum[sub] + Float(m1) * xsum[sub + 1])
         }
     }
-    return acc.sum() - minTerm
+    return laneSum(acc) - minTerm
 }
 
 /// Q6_K (the output and some FFN weights of a Q4_K_M file): 6-bit values from 4 low bits (ql)
@@ -292,7 +292,7 @@ func dotQ6_K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ superBlocks: 
             }
         }
     }
-    return acc.sum()
+    return laneSum(acc)
 }
 
 /// BF16: the high half of float32 bits, widened by a shift.
