@@ -62,10 +62,14 @@ struct Bench: ParsableCommand {
             }
             if wanted.contains("eval") {
                 s.resetProjector(seed: 0)
-                let t = try median { _ = try s.evaluate(n: 4, greedy: true, quiet: true) }
-                report("eval_images_per_s", 4 / t, "images/s (greedy, ≤20 tokens)")
+                // One batch of 32, as `eval` decodes them (an untrained projector: replies run to 20 tokens).
+                let t = try median { _ = try s.evaluate(n: 32, greedy: true, quiet: true) }
+                report("eval_images_per_s", 32 / t, "images/s (greedy, ≤20 tokens, a batch of 32)")
             }
             report("peak_rss_mb", peakRSSMegabytes(), "MB")
+            // Which OpenBLAS kernels ran the prompt products (see BLAS.swift).
+            result["blas_kernels"] = BLAS.coreName
+            if !json { print("blas_kernels                 \(BLAS.coreName)") }
             if json { try printJSON(result) }
         }
     }
