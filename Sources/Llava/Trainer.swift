@@ -34,6 +34,8 @@ public struct TrainingOptions: Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Random shifts of up to this many pixels (0 = none, the seed).
     public var shift = 0
+    /// Initialization and data order drawn as PyTorch draws them (see TorchRandom.swift).
+    public var torchRandom = false
     public init() {}
 }
 

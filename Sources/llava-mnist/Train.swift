@@ -57,6 +57,7 @@ struct Train: ParsableCommand {
             help: "Also save the projector and optimizer state to --out every K steps (atomically; 0: only at the end).") var saveEvery = 0
     @Option(parsing: .unconditional, help: "Print the loss and a sampled reply every K steps.") var every = 100
     @Option(help: "Append per-step losses (step, loss) to this file.") var log: String?
+    @Flag(name: .customLong("torch-random"), help: "Draw the initial projector and the data order exactly as PyTorch does after torch.manual_seed(seed) (nn.Linear, then torch.randperm over the 5k subset): the start and order of a PyTorch run of the recipe. Linear projector only.") var torchRandom = false
     @Option(name: .customLong("distill-epochs"), parsing: .unconditional, help: "First fit the projector without the LLM to the model's own digit-token embeddings for N epochs (0 = off; overrides the preset).") var distillEpochs: Int?
 
     func validate() throws {
@@ -68,6 +69,7 @@ struct Train: ParsableCommand {
         if let shift, shift < 0 || shift > 8 { throw ValidationError("--shift must be between 0 and 8") }
         if saveEvery < 0 { throw ValidationError("--save-every must not be negative (0: save only at the end)") }
         if every < 0 { throw ValidationError("--every must not be negative (0: no reports)") }
+        if torchRandom, projectorKind == .mlp { throw ValidationError("--torch-random initializes a linear projector (nn.Linear); it cannot be combined with --projector-kind mlp") }
         if resume, distillEpochs ?? 0 > 0 { throw ValidationError("--distill-epochs starts a run; it cannot be combined with --resume") }
     }
 
@@ -78,6 +80,9 @@ struct Train: ParsableCommand {
             let s = try model.session()
             try s.loadMNIST(split: .train, path: data)
             var (options, kind) = preset.options
+            if torchRandom, (projectorKind ?? kind) == .mlp {
+                throw CommandError("--torch-random initializes a linear projector (nn.Linear); --preset \(preset.rawValue) trains an MLP (add --projector-kind linear)")
+            }
             let dim = try s.model().model.config.dim
             var resumed: Checkpoint.TrainingState?
             if resume {
@@ -92,6 +97,7 @@ struct Train: ParsableCommand {
             if let schedule { options.schedule = LRSchedule(rawValue: schedule)! }
             if let shift { options.shift = shift }
             if let seed { options.seed = UInt64(truncatingIfNeeded: seed) }
+            if torchRandom { options.torchRandom = true }
             let seed = Int(truncatingIfNeeded: options.seed)
             var done = 0
             if let resumed {
@@ -100,7 +106,8 @@ struct Train: ParsableCommand {
                 done = resumed.optimizer.step
                 say("resuming \(out) at step \(done) of \(options.steps)")
             } else {
-                var p = Projector(kind: projectorKind ?? kind, outputSize: dim, hiddenSize: 1024, seed: UInt64(truncatingIfNeeded: seed))
+                var p = options.torchRandom ? Projector.torchInitialized(outputSize: dim, seed: options.seed)
+                    : Projector(kind: projectorKind ?? kind, outputSize: dim, hiddenSize: 1024, seed: UInt64(truncatingIfNeeded: seed))
                 let epochs = distillEpochs ?? preset.distillEpochs
                 if epochs > 0 {
                     var d = DistillationOptions()
@@ -115,7 +122,7 @@ struct Train: ParsableCommand {
                     say("distilled in \(String(format: "%.1f", Clock.now() - t0)) s")
                 }
                 s.projector = p
-                s.projectorOrigin = epochs > 0 ? "distilled (seed \(seed))" : "fresh (seed \(seed))"
+                s.projectorOrigin = epochs > 0 ? "distilled (seed \(seed))" : options.torchRandom ? "fresh (seed \(seed), PyTorch's draws)" : "fresh (seed \(seed))"
             }
             let t = try s.startTraining(options, optimizer: resumed?.optimizer, stepsDone: done)
             say("training \(s.projector!.kind.rawValue) projector on \(t.data.source): \(options.steps) steps, batch \(options.batch), "
@@ -161,6 +168,8 @@ struct Train: ParsableCommand {
             options.shift = v
         }
         if let v = meta["recipe_steps"].flatMap(Int.init) { options.steps = v }
+        options.torchRandom = meta["recipe_rng"] == "torch"
+        if torchRandom, !options.torchRandom { throw conflict("--torch-random", "off", "on") }
     }
 }
 

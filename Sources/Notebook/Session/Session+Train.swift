@@ -21,7 +21,7 @@ extension Session {
                                + "use at most \(max(0, (context - p.prefixIDs.count) / perImage)) images per step")
         }
         let t = try Trainer(model: m.model, prompt: try prompt(), projector: try currentProjector(), data: try mnist().train,
-                            order: try trainingOrder(seed: options.seed), options: options, optimizer: optimizer, stepsDone: stepsDone)
+                            order: try trainingOrder(seed: options.seed, torchRandom: options.torchRandom), options: options, optimizer: optimizer, stepsDone: stepsDone)
         trainer = t
         return t
     }

@@ -200,6 +200,7 @@ public final class Session {
             meta["recipe_lr"] = "\(o.optimizer.lr)"
             meta["recipe_schedule"] = o.schedule.rawValue
             meta["recipe_shift"] = "\(o.shift)"
+            if o.torchRandom { meta["recipe_rng"] = "torch" }
             if o.steps < Int.max / 2 { meta["recipe_steps"] = "\(o.steps)" }   // the notebook trains open-ended
         }
         return meta
@@ -257,8 +258,11 @@ public final class Session {
 
     /// Training order: a seeded shuffle for the offline subset, the file order for IDX data
     /// (the seed trains on the first 1,000 training images in order).
-    public func trainingOrder(seed: UInt64) throws -> [Int] {
+    /// With `torchRandom`, the subset's shuffle is `torch.randperm` as a PyTorch run draws it.
+    public func trainingOrder(seed: UInt64, torchRandom: Bool = false) throws -> [Int] {
         let d = try mnist()
-        return d.description.hasPrefix("MNIST IDX") ? Array(0..<d.train.count) : d.shuffledTrainOrder(seed: seed)
+        if d.description.hasPrefix("MNIST IDX") { return Array(0..<d.train.count) }
+        if torchRandom { return Projector.torchTrainingOrder(outputSize: try model().model.config.dim, seed: seed, count: d.train.count) }
+        return d.shuffledTrainOrder(seed: seed)
     }
 }
