@@ -8,9 +8,11 @@ public struct EvalOptions: Sendable {
     public var greedy = false
     public var seed: UInt64 = 0
     public var maxTokens = 20
-    /// Images decoded together (one set of matrix products per generated token).
-    public var batchSize = 32
-    public init(greedy: Bool = false, seed: UInt64 = 0, maxTokens: Int = 20, batchSize: Int = 32) {
+    /// Images decoded together (one set of matrix products per generated token). 64 rows run
+    /// OpenBLAS sgemm on the decoded tiles: 1.4× faster per image than 32 here, peak memory
+    /// 315 MB; 128 was faster still but passed 450 MB.
+    public var batchSize = 64
+    public init(greedy: Bool = false, seed: UInt64 = 0, maxTokens: Int = 20, batchSize: Int = 64) {
         self.greedy = greedy; self.seed = seed; self.maxTokens = maxTokens; self.batchSize = max(1, batchSize)
     }
 }

@@ -62,9 +62,10 @@ struct Bench: ParsableCommand {
             }
             if wanted.contains("eval") {
                 s.resetProjector(seed: 0)
-                // One batch of 32, as `eval` decodes them (an untrained projector: replies run to 20 tokens).
-                let t = try median { _ = try s.evaluate(n: 32, greedy: true, quiet: true) }
-                report("eval_images_per_s", 32 / t, "images/s (greedy, ≤20 tokens, a batch of 32)")
+                // One batch, as `eval` decodes them (an untrained projector: replies run to 20 tokens).
+                let n = EvalOptions().batchSize
+                let t = try median { _ = try s.evaluate(n: n, greedy: true, quiet: true) }
+                report("eval_images_per_s", Double(n) / t, "images/s (greedy, ≤20 tokens, a batch of \(n))")
             }
             report("peak_rss_mb", peakRSSMegabytes(), "MB")
             // Which OpenBLAS kernels ran the prompt products (see BLAS.swift).
