@@ -69,7 +69,6 @@ struct Train: ParsableCommand {
         if let shift, shift < 0 || shift > 8 { throw ValidationError("--shift must be between 0 and 8") }
         if saveEvery < 0 { throw ValidationError("--save-every must not be negative (0: save only at the end)") }
         if every < 0 { throw ValidationError("--every must not be negative (0: no reports)") }
-        if torchRandom, projectorKind == .mlp { throw ValidationError("--torch-random initializes a linear projector (nn.Linear); it cannot be combined with --projector-kind mlp") }
         if resume, distillEpochs ?? 0 > 0 { throw ValidationError("--distill-epochs starts a run; it cannot be combined with --resume") }
     }
 
@@ -81,7 +80,7 @@ struct Train: ParsableCommand {
             try s.loadMNIST(split: .train, path: data)
             var (options, kind) = preset.options
             if torchRandom, (projectorKind ?? kind) == .mlp {
-                throw CommandError("--torch-random initializes a linear projector (nn.Linear); --preset \(preset.rawValue) trains an MLP (add --projector-kind linear)")
+                throw CommandError("--torch-random initializes a linear projector (nn.Linear); --preset \(preset.rawValue) trains an MLP (use --projector-kind linear)")
             }
             let dim = try s.model().model.config.dim
             var resumed: Checkpoint.TrainingState?

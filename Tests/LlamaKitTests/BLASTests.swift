@@ -36,11 +36,7 @@ final class BLASTests: XCTestCase {
     /// does for CPU models it does not know (it did on this project's Xeon: 3× slower prompts),
     /// unless the loader names the kernel family first.
     func testOpenBLASRunsVectorKernelsOnAVX2Machines() throws {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
-            throw XCTSkip("no /proc/cpuinfo")
-        }
-        let flags = Set(line.split(separator: " ").map(String.init))
+        guard let flags = BLAS.cpuFlags() else { throw XCTSkip("no /proc/cpuinfo") }
         guard flags.isSuperset(of: ["avx2", "fma"]) else { throw XCTSkip("no AVX2 + FMA") }
         if let asked = getenv("OPENBLAS_CORETYPE"), ["prescott", "core2"].contains(String(cString: asked).lowercased()) {
             throw XCTSkip("OPENBLAS_CORETYPE asks for the old kernels")

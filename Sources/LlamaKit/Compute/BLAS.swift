@@ -6,11 +6,7 @@
 // A linked library is initialized before `main`, too early for us to intervene; loaded here,
 // it first receives `OPENBLAS_CORETYPE` named from the instruction sets the CPU reports
 // (AVX-512 → SkylakeX, AVX2 + FMA → Haswell). A value the user set is left alone.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Foundation
 
 /// The few OpenBLAS entry points the engine uses (row-major single-precision GEMM).
 public enum BLAS {
@@ -35,6 +31,13 @@ public enum BLAS {
     private static let rowMajor: Int32 = 101, noTrans: Int32 = 111, trans: Int32 = 112
 
     private static let library = Library.load()
+
+    /// The instruction-set flags /proc/cpuinfo lists for the first CPU (nil elsewhere).
+    static func cpuFlags() -> Set<String>? {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        return Set(line.split(separator: " ").map(String.init))
+    }
 
     private struct Library {
         typealias SGEMM = @convention(c) (Int32, Int32, Int32, Int32, Int32, Int32, Float,
@@ -64,29 +67,13 @@ public enum BLAS {
                            coreName: symbol("openblas_get_corename", as: (@convention(c) () -> UnsafePointer<CChar>).self))
         }
 
-        /// OpenBLAS's name for the best kernel family this CPU runs, from /proc/cpuinfo's flags
-        /// (nil elsewhere, or on CPUs OpenBLAS's own detection handles: no AVX2).
+        /// OpenBLAS's name for the best kernel family this CPU runs (nil where /proc/cpuinfo
+        /// is missing, or on CPUs OpenBLAS's own detection handles: no AVX2).
         static func kernelFamily() -> String? {
-            guard let info = readText("/proc/cpuinfo"),
-                  let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
-            let flags = Set(line.split(separator: " ").map(String.init))
+            guard let flags = cpuFlags() else { return nil }
             if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]) { return "SkylakeX" }
             if flags.isSuperset(of: ["avx2", "fma"]) { return "Haswell" }
             return nil
-        }
-
-        static func readText(_ path: String) -> String? {
-            guard let file = fopen(path, "r") else { return nil }
-            defer { fclose(file) }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let got = fread(&chunk, 1, chunk.count, file)
-                if got <= 0 { break }
-                bytes += chunk[0..<got]
-                if bytes.count > 4 << 20 { break }  // the flags line comes first; never read unboundedly
-            }
-            return String(decoding: bytes, as: UTF8.self)
         }
 
         static func fail(_ message: String) -> Never {
