@@ -59,9 +59,11 @@ let package = Package(
         // is not linked but loaded at run time, see Sources/LlamaKit/Compute/BLAS.swift.
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev", "zlib1g-dev"])]),
+        // One inline C function (a cache prefetch hint) for the backward kernel: header only.
+        .systemLibrary(name: "CPrefetch"),
 
         // The engine: model files, tokenizers, Llama forward/backward, generation.
-        .target(name: "LlamaKit", swiftSettings: optimized),
+        .target(name: "LlamaKit", dependencies: ["CPrefetch"], swiftSettings: optimized),
         // The experiment: MNIST, PNG, projector, multimodal prompts, training, evaluation.
         .target(name: "Llava", dependencies: ["LlamaKit", "CPNG"], swiftSettings: optimized),
         // The product's face: command language, interpreter, workflows, rendering, line editor.

@@ -61,6 +61,10 @@ public final class Trainer: @unchecked Sendable {
     public private(set) var stepsDone = 0
     public private(set) var losses: [Float] = []
     private let prefixCache: KVCache
+    /// The model's 4-bit matrices repacked for a step's few rows (see PanelGemm.swift), built
+    /// at the first step and dropped by `releasePanels()`. Only the steps use them: the prefix
+    /// above is computed without, so a resumed run's prefix is the same as the original's.
+    private var panels: PanelPacks?
 
     public init(model: LlamaModel, prompt: MultimodalPrompt, projector: Projector, data: MNISTSet, order: [Int],
                 options: TrainingOptions, optimizer: AdamW? = nil, stepsDone: Int = 0) throws {
@@ -77,6 +81,10 @@ public final class Trainer: @unchecked Sendable {
         _ = try model.forward(model.embed(prompt.prefixIDs), cache: prefixCache, logitRows: [])
     }
 
+    /// Frees the repacked weights (~80 MB for SmolLM2) until the next step, so that an
+    /// evaluation's batches do not add their memory to it.
+    public func releasePanels() { panels = nil }
+
     /// Images of training step `step` (0-based), with augmentation drawn from (seed, step)
     /// so a resumed run sees exactly what an uninterrupted one would.
     public func batch(forStep step: Int) -> [DigitImage] {
@@ -91,6 +99,8 @@ public final class Trainer: @unchecked Sendable {
     /// Mean loss over `images` and the projector gradients (the `loss`/`grad` commands use it too).
     /// All examples run as one batch after the shared prefix: one set of matrix products.
     public func lossAndGradients(_ images: [DigitImage]) throws -> (loss: Float, perExample: [Float], grads: [[Float]], dEmbeddings: [Float]) {
+        let packs = panels ?? PanelPacks(model.weights.matrices)
+        panels = packs
         let x = images.flatMap { $0.normalized() }
         let (e, saved) = projector.forward(x)
         let d = model.config.dim, vocab = model.config.vocabSize
@@ -109,7 +119,9 @@ public final class Trainer: @unchecked Sendable {
         prefixCache.truncate(to: prefix)
         let layout = RowLayout.batch(prefix: prefix, stride: lengths.max()!, done: lengths.map { _ in 0 }, new: lengths)
         let tape = ForwardTape()
-        let logits = try model.forward(rows, cache: prefixCache, layout: layout, logitRows: logitRows, tape: tape, interruptible: false)
+        let logits = try packs.use {
+            try model.forward(rows, cache: prefixCache, layout: layout, logitRows: logitRows, tape: tape, interruptible: false)
+        }
         // the batch loss is the mean of per-example losses
         var losses: [Float] = [], dLogits: [Float] = []
         var offset = 0

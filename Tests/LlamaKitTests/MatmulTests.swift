@@ -63,7 +63,10 @@ final class MatmulTests: XCTestCase {
         return (y, scale)
     }
 
-    func input(_ count: Int, seed: UInt64) -> [Float] {
+    func input(_ count: Int, seed: UInt64) -> [Float] { Self.input(count, seed: seed) }
+
+    /// Deterministic values in [-2, 2] with 1/500 steps.
+    static func input(_ count: Int, seed: UInt64) -> [Float] {
         var state = seed
         return (0..<count).map { _ in
             state = state &* 6364136223846793005 &+ 1442695040888963407

@@ -3,6 +3,7 @@
 // projector, and one AdamW step fed with the golden gradients.
 import XCTest
 @testable import Llava
+import LlamaKit
 
 final class TrainerTests: XCTestCase {
     func makeTrainer(_ images: [DigitImage], batch: Int) throws -> Trainer {
@@ -86,5 +87,21 @@ final class TrainerTests: XCTestCase {
         try c.run(count: 2) { _ in }
         XCTAssertEqual(c.projector.parameters[0].values, a.projector.parameters[0].values)
         XCTAssertEqual(c.projector.parameters[1].values, a.projector.parameters[1].values)
+    }
+
+    /// A step's products add their terms in a fixed order (PanelGemm.swift), so the thread count
+    /// does not change a single bit of the trained projector.
+    func testTrainingIsIdenticalWithOneAndTwoThreads() throws {
+        let digits = Array(try LlavaFixtures.testDigits()[0..<3])
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        var results: [[[Float]]] = []
+        for threads in [1, 2] {
+            Parallel.threads = threads
+            let t = try makeTrainer(digits, batch: 1)
+            try t.run(count: 3) { _ in }
+            results.append(t.projector.parameters.map(\.values))
+        }
+        XCTAssertEqual(results[0], results[1])
     }
 }

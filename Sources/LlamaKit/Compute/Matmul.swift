@@ -26,6 +26,7 @@ public func matmul(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, 
     }
     let rowBytes = w.type.rowBytes(cols)
     if n == 1 { return matvec(y, x, w) }
+    if n <= smallGemmRows, let packed = PanelPacks.lookup(w) { return panelMatmul(x, n: n, [(y, packed)]) }
     Parallel.chunks(rows, grain: tileRows) { r0, r1 in
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * cols)
         defer { scratch.deallocate() }
@@ -54,11 +55,10 @@ func tileProduct(_ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<
 /// Several products of the same input (q, k and v; gate and up). For one input row they run
 /// in one parallel region, so the workers start once instead of once per weight.
 public func matmul(_ x: UnsafePointer<Float>, n: Int, _ products: [(y: UnsafeMutablePointer<Float>, w: TensorView)]) {
-    guard n == 1 else {
-        for p in products { matmul(p.y, x, n: n, p.w) }
-        return
-    }
-    matvec(x, products)
+    if n == 1 { return matvec(x, products) }
+    let packed = n <= smallGemmRows ? products.compactMap { p in PanelPacks.lookup(p.w).map { (p.y, $0) } } : []
+    if packed.count == products.count { return panelMatmul(x, n: n, packed) }
+    for p in products { matmul(p.y, x, n: n, p.w) }
 }
 
 /// y[rows] = W·x for one input vector, from the stored format (see RowDot.swift).
@@ -94,6 +94,7 @@ func matvec(_ x: UnsafePointer<Float>, _ products: [(y: UnsafeMutablePointer<Flo
 /// dx[n × cols] += dy[n × rows] · W: the gradient of `matmul` with respect to its input.
 /// (The frozen model never needs dW.)
 public func matmulBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, n: Int, _ w: TensorView) {
+    if n <= smallGemmRows && panelDecodable(w) { return panelMatmulBackward(dx, n: n, [(dy, w)]) }
     let rows = w.rows, cols = w.cols
     let rowBytes = w.type.rowBytes(cols)
     let workers = min(Parallel.threads, max(1, rows / tileRows))
@@ -128,6 +129,13 @@ public func matmulBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointe
         }
     }
     for worker in 0..<workers { axpy(1, partial + worker * n * cols, dx, n * cols) }
+}
+
+/// dx += Σ dy·W over several weights of the same input (gate and up; q, k and v), in the
+/// order given.
+public func matmulBackward(_ dx: UnsafeMutablePointer<Float>, n: Int, _ products: [(dy: UnsafePointer<Float>, w: TensorView)]) {
+    if n <= smallGemmRows && products.allSatisfy({ panelDecodable($0.w) }) { return panelMatmulBackward(dx, n: n, products) }
+    for p in products { matmulBackward(dx, p.dy, n: n, p.w) }
 }
 
 /// One row of an embedding table (or any matrix), decoded to float32.

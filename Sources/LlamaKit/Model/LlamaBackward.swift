@@ -48,8 +48,9 @@ extension LlamaModel {
             zero(&dact); matmulBackward(&dact, dh, n: n, w.down)
             swigluBackward(&dgate, &dup, dact, t.gate, t.up, n * c.hiddenDim)
             zero(&dxb)
-            matmulBackward(&dxb, dgate, n: n, w.gate)
-            matmulBackward(&dxb, dup, n: n, w.up)
+            dgate.withUnsafeBufferPointer { g in dup.withUnsafeBufferPointer { u in
+                matmulBackward(&dxb, n: n, [(g.baseAddress!, w.gate), (u.baseAddress!, w.up)])
+            }}
             rmsnormBackward(&dh, dxb, t.mid, w.ffnNorm, t.rstd2, rows: n, d: d)
 
             // attention block
@@ -61,9 +62,9 @@ extension LlamaModel {
                 ropeBackward(&dk, rows: n, heads: c.kvHeads, hd: c.headDim, positions: tape.layout.positions, cos: cp.baseAddress!, sin: sp.baseAddress!, pairing: weights.ropePairing)
             }}
             zero(&dxb)
-            matmulBackward(&dxb, dq, n: n, w.wq)
-            matmulBackward(&dxb, dk, n: n, w.wk)
-            matmulBackward(&dxb, dv, n: n, w.wv)
+            dq.withUnsafeBufferPointer { q in dk.withUnsafeBufferPointer { k in dv.withUnsafeBufferPointer { v in
+                matmulBackward(&dxb, n: n, [(q.baseAddress!, w.wq), (k.baseAddress!, w.wk), (v.baseAddress!, w.wv)])
+            }}}
             rmsnormBackward(&dh, dxb, t.input, w.attnNorm, t.rstd1, rows: n, d: d)
         }
         return dh

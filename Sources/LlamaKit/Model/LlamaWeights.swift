@@ -21,6 +21,13 @@ public struct LlamaWeights: Sendable {
     public let ropePairing: RoPEPairing
 }
 
+extension LlamaWeights {
+    /// Every weight matrix the products multiply with (the output head last).
+    public var matrices: [TensorView] {
+        layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.gate, $0.up, $0.down] } + [output]
+    }
+}
+
 /// The roles of tensors, with their names in each layout.
 enum TensorName {
     case tokenEmbedding, outputNorm, output, ropeFreqs

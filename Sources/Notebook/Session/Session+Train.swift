@@ -116,6 +116,7 @@ extension Session {
         let p = try prompt(question: q)
         try Self.checkContext(promptTokens: p.prefixIDs.count + 1 + p.suffixIDs.count, maxTokens: options.maxTokens,
                               context: m.model.config.contextLength)
+        trainer?.releasePanels()   // evaluation runs batches of 64: the training copy only adds memory
         var done = 0, correct = 0
         let t0 = Clock.now()
         let report = try Evaluator.run(model: m.model, tokenizer: tok, prompt: p, projector: try currentProjector(),
