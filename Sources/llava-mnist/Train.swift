@@ -124,6 +124,12 @@ struct Train: ParsableCommand {
                 s.projectorOrigin = epochs > 0 ? "distilled (seed \(seed))" : options.torchRandom ? "fresh (seed \(seed), PyTorch's draws)" : "fresh (seed \(seed))"
             }
             let t = try s.startTraining(options, optimizer: resumed?.optimizer, stepsDone: done)
+            if let resumed, resumed.metadata["steps"].flatMap(Int.init) != done {
+                // The last run was killed between its two files: the projector file lags the state
+                // resumed from (which holds the projector too). Bring it level first, so that it is
+                // never more than the one step behind that a kill mid-save can leave.
+                try s.saveCheckpoint(t, to: out)
+            }
             say("training \(s.projector!.kind.rawValue) projector on \(t.data.source): \(options.steps) steps, batch \(options.batch), "
                   + "lr \(options.optimizer.lr) (\(options.schedule.rawValue)), shift \(options.shift), seed \(seed), format \(try s.chatFormat().rawValue)")
             let remaining = options.steps - done

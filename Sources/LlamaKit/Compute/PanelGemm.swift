@@ -62,6 +62,15 @@ func panelDecodable(_ w: TensorView) -> Bool {
 
 // MARK: - The shared kernel
 
+/// Runs `body` with a stack buffer of `floats` floats aligned to a cache line, so that no
+/// 512-bit load of the kernel's weights straddles two lines.
+@inline(__always)
+private func withChunk(floats: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+    withUnsafeTemporaryAllocation(byteCount: 4 * floats, alignment: 64) { raw in
+        body(raw.baseAddress!.bindMemory(to: Float.self, capacity: floats))
+    }
+}
+
 /// y[i·ldy + 0..<32] (+)= Σ_{k < count} x[i·ldx + k] · w[k·32 + 0..<32] for i < I (≤ 6), with
 /// each lane's sum in k order. `I` is a constant at every call site (see `panelRows`), so the
 /// unused accumulators fold away.
@@ -108,16 +117,18 @@ private func panelRows(_ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePo
     }
 }
 
-// The decoders are plain scalar loops, which LLVM vectorizes, rather than SIMD conversions:
-// Swift's generic SIMD conversions stay inline only while few kernels use them (see
-// scripts/check-kernels.sh), and RowDot's matrix-vector kernels already take that budget.
+// The decoders avoid Swift's generic SIMD conversions: those stay inline only while few kernels
+// use them (see scripts/check-kernels.sh), and RowDot's matrix-vector kernels already take that
+// budget. The forward one works on 32-bit lanes of a layout made for it; the backward one reads
+// the file's blocks with the scalar loops of QuantBlocks.swift, which LLVM vectorizes.
 
 // MARK: - Forward: y = x · Wᵀ from repacked panels
 
 /// A Q4_0 or Q4_1 matrix repacked for the forward product. For each panel of 32 rows and each
 /// block of 32 columns: the rows' scales d (32 floats), minimums m (32 floats; −8·d for Q4_0),
-/// then for each of the 32 columns 16 bytes whose low nibbles hold rows 0–15 and high nibbles
-/// rows 16–31. Decoding a column then gives the panel's 32 weights at that k in one vector pair.
+/// then the 32 × 32 nibbles, for each column 16 bytes whose low nibbles hold rows 0–15 and high
+/// nibbles rows 16–31 (interleaved by 4 columns, see `byteOffset`). Decoding a column then
+/// gives the panel's 32 weights at that k in one vector pair.
 /// 768 bytes per 1,024 weights (Q4_1's file: 640).
 ///
 /// Q8_0 (SmolLM2's output head) is not repacked: its forward product has only the answer's
@@ -157,25 +168,38 @@ public final class PanelWeights: @unchecked Sendable {
             let qs = (block + (hasMin ? 4 : 2)).assumingMemoryBound(to: UInt8.self)
             let shift: UInt8 = j < 16 ? 0 : 4
             for e in 0..<16 {
-                q[e * 16 + j % 16] |= (qs[e] & 0xF) << shift
-                q[(e + 16) * 16 + j % 16] |= (qs[e] >> 4) << shift
+                q[Self.byteOffset(column: e, row: j)] |= (qs[e] & 0xF) << shift
+                q[Self.byteOffset(column: e + 16, row: j)] |= (qs[e] >> 4) << shift
             }
         }
     }
 
+    /// Where the nibble of (column, row) sits among a block's 512 bytes of nibbles: 32-bit lane
+    /// `row % 16` of the 64-byte group of columns 4g…4g+3 holds one byte per column (low nibble
+    /// row, high nibble row + 16). Decoding then needs only shifts and masks of 32-bit lanes.
+    @inline(__always)
+    static func byteOffset(column e: Int, row j: Int) -> Int { (e / 4) * 64 + (j % 16) * 4 + e % 4 }
+
     /// Decodes columns [32·b0, 32·b1) of panel `p` into `chunk` (one 32-float row per column).
-    /// Exact: q·d has at most 4 + 11 significant bits, so q·d + m rounds once, fused or not.
+    /// A nibble q becomes a float by setting it as the low mantissa bits of 2²³ and subtracting
+    /// 2²³ (exact), which keeps everything in 16-lane vectors without Swift's generic
+    /// conversions (see check-kernels.sh). Then q·d + m: q·d has at most 4 + 11 significant
+    /// bits, so the sum rounds once, as the file's decoder does.
     @inline(never)
     fileprivate func decode(panel p: Int, blocks b0: Int, _ b1: Int, into chunk: UnsafeMutablePointer<Float>) {
+        let magic = SIMD16<UInt32>(repeating: 0x4B00_0000), offset = SIMD16<Float>(repeating: 8_388_608)
+        let cr = UnsafeMutableRawPointer(chunk)
         for b in b0..<b1 {
-            let block = data + (p * blocks + b) * Self.blockBytes
-            let d = block.assumingMemoryBound(to: Float.self), m = d + panelWidth
-            let q = (block + 2 * 4 * panelWidth).assumingMemoryBound(to: UInt8.self)
-            for e in 0..<panelWidth {
-                let out = chunk + ((b - b0) * panelWidth + e) * panelWidth, qe = q + 16 * e
-                for j in 0..<16 {
-                    out[j] = Float(qe[j] & 0xF) * d[j] + m[j]
-                    out[j + 16] = Float(qe[j] >> 4) * d[j + 16] + m[j + 16]
+            let block = UnsafeRawPointer(data + (p * blocks + b) * Self.blockBytes)
+            let d = PanelVector(block, 0), m = PanelVector(block, 4 * panelWidth)
+            for g in 0..<panelWidth / 4 {
+                let v = block.load(fromByteOffset: 2 * 4 * panelWidth + 64 * g, as: SIMD16<UInt32>.self)
+                for t in 0..<4 {
+                    let shift = UInt32(8 * t)
+                    let lo = unsafeBitCast(((v &>> shift) & 0xF) | magic, to: SIMD16<Float>.self) - offset
+                    let hi = unsafeBitCast(((v &>> (shift + 4)) & 0xF) | magic, to: SIMD16<Float>.self) - offset
+                    PanelVector(m.lo.addingProduct(lo, d.lo), m.hi.addingProduct(hi, d.hi))
+                        .store(cr, 4 * panelWidth * ((b - b0) * panelWidth + 4 * g + t))
                 }
             }
         }
@@ -185,13 +209,13 @@ public final class PanelWeights: @unchecked Sendable {
     /// `y` must have room for 32 outputs per input row).
     @inline(never)
     fileprivate func product(panel p: Int, _ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<Float>, n: Int) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: panelChunk * panelWidth) { chunk in
+        withChunk(floats: panelChunk * panelWidth) { chunk in
             let perChunk = panelChunk / panelWidth
             var b = 0
             while b < blocks {
                 let end = min(blocks, b + perChunk)
-                decode(panel: p, blocks: b, end, into: chunk.baseAddress!)
-                panelRows(y, ldy: ldy, x + b * panelWidth, ldx: cols, n: n, chunk.baseAddress!,
+                decode(panel: p, blocks: b, end, into: chunk)
+                panelRows(y, ldy: ldy, x + b * panelWidth, ldx: cols, n: n, chunk,
                           count: (end - b) * panelWidth, accumulate: b > 0)
                 b = end
             }
@@ -240,8 +264,7 @@ func panelMatmulBackward(_ dx: UnsafeMutablePointer<Float>, n: Int,
     let chunkRows = max(8, backwardChunkFloats / (group * panelWidth))
     Parallel.tasks((blocks + group - 1) / group) { g in
         let b0 = g * group, b1 = min(blocks, b0 + group)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: group * chunkRows * panelWidth) { buffer in
-            let chunk = buffer.baseAddress!
+        withChunk(floats: group * chunkRows * panelWidth) { chunk in
             for (dy, w) in products {
                 var r = 0
                 while r < w.rows {
