@@ -2,7 +2,9 @@
 // quantization): the only place BLAS is called. One input row (decoding) runs the fused
 // kernels of RowDot.swift. Otherwise a worker decodes a tile of weight rows into float32
 // scratch, then multiplies it with every input row at once (our kernel for a few rows, sgemm
-// for many), so decoding costs are shared by the whole batch of positions.
+// for many), so decoding costs are shared by the whole batch of positions. A training step's
+// few rows take the panel kernels of PanelGemm.swift instead (forward inside `PanelPacks.use`,
+// backward for Q4_0, Q4_1 and Q8_0).
 
 /// Rows of W decoded per tile (64 × 1536 columns = 384 KB, within L2; 3.5 MB for Llama 3.1
 /// 8B's 14336-wide down projection). 64 measured ~20% faster training steps than 32 (OpenBLAS
