@@ -260,10 +260,11 @@ func panelMatmulBackward(_ dx: UnsafeMutablePointer<Float>, n: Int,
                          _ products: [(dy: UnsafePointer<Float>, w: TensorView)]) {
     let cols = products[0].w.cols, blocks = cols / panelWidth
     precondition(products.allSatisfy { $0.w.cols == cols && panelDecodable($0.w) })
+    // Groups differ by at most one block (18 blocks: 5, 5, 4, 4), so two threads finish together.
     let tasks = min(blocks, 2 * Parallel.threads), group = (blocks + tasks - 1) / tasks
     let chunkRows = max(8, backwardChunkFloats / (group * panelWidth))
-    Parallel.tasks((blocks + group - 1) / group) { g in
-        let b0 = g * group, b1 = min(blocks, b0 + group)
+    Parallel.tasks(tasks) { g in
+        let b0 = g * blocks / tasks, b1 = (g + 1) * blocks / tasks
         withChunk(floats: group * chunkRows * panelWidth) { chunk in
             for (dy, w) in products {
                 var r = 0
