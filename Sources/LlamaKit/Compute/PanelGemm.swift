@@ -44,13 +44,27 @@ struct PanelVector {
     }
 }
 
-/// Input rows accumulated at once: 6 × 2 accumulators (+ 2 weight vectors) of AVX-512's 32
-/// registers; AVX2 has 16 registers of half the width, so 3 × 4. (12 × 2 measured no faster.)
+/// 16 floats: the AVX2 build's kernel works on one half of a panel at a time (two registers).
+struct HalfPanel {
+    var v: SIMD16<Float>
+    @inline(__always) init() { v = SIMD16() }
+    @inline(__always) init(_ p: UnsafeRawPointer, _ offset: Int) { v = p.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self) }
+    @inline(__always) func store(_ p: UnsafeMutableRawPointer, _ offset: Int) { p.storeBytes(of: v, toByteOffset: offset, as: SIMD16<Float>.self) }
+    @inline(__always) mutating func addProduct(_ s: Float, _ w: HalfPanel) { v.addProduct(SIMD16(repeating: s), w.v) }
+}
+
+/// What the kernel accumulates per input row, and in how many passes it covers a panel's 32
+/// lanes. Six input rows at once either way: on AVX-512, 6 × 2 accumulators + 2 weight
+/// registers of 32; on AVX2, 6 × 2 + 2 of 16 per half (a whole panel there, 6 × 4, spilled and
+/// measured 0.87× the tile path's speed). (12 rows × 2 on AVX-512 measured no faster.)
 #if AVX512
-let panelInputRows = 6
+typealias KernelLanes = PanelVector
+let kernelPasses = 1
 #else
-let panelInputRows = 3
+typealias KernelLanes = HalfPanel
+let kernelPasses = 2
 #endif
+let panelInputRows = 6
 
 /// Elements of the reduced dimension decoded per chunk: 128 × 32 floats = 16 KB, within L1.
 let panelChunk = 128
@@ -71,20 +85,20 @@ private func withChunk(floats: Int, _ body: (UnsafeMutablePointer<Float>) -> Voi
     }
 }
 
-/// y[i·ldy + 0..<32] (+)= Σ_{k < count} x[i·ldx + k] · w[k·32 + 0..<32] for i < I (≤ 6), with
-/// each lane's sum in k order. `I` is a constant at every call site (see `panelRows`), so the
-/// unused accumulators fold away.
+/// y[i·ldy + j] (+)= Σ_{k < count} x[i·ldx + k] · w[k·32 + j] for i < I (≤ 6) and the lanes j
+/// of one `KernelLanes` (all 32, or 16 from where `y` and `w` point), each sum in k order. `I`
+/// is a constant at every call site (see `panelRows`), so the unused accumulators fold away.
 @inline(__always)
 private func panelBlock(_ I: Int, _ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<Float>, ldx: Int,
                         _ w: UnsafePointer<Float>, count: Int, accumulate: Bool) {
     let yr = UnsafeMutableRawPointer(y), wr = UnsafeRawPointer(w)
-    @inline(__always) func start(_ i: Int) -> PanelVector {
-        accumulate && i < I ? PanelVector(yr, 4 * i * ldy) : PanelVector()
+    @inline(__always) func start(_ i: Int) -> KernelLanes {
+        accumulate && i < I ? KernelLanes(yr, 4 * i * ldy) : KernelLanes()
     }
     var a0 = start(0), a1 = start(1), a2 = start(2), a3 = start(3), a4 = start(4), a5 = start(5)
     let x1 = x + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx
     for k in 0..<count {
-        let v = PanelVector(wr, 4 * panelWidth * k)
+        let v = KernelLanes(wr, 4 * panelWidth * k)
         a0.addProduct(x[k], v)
         if I > 1 { a1.addProduct(x1[k], v) }
         if I > 2 { a2.addProduct(x2[k], v) }
@@ -92,28 +106,32 @@ private func panelBlock(_ I: Int, _ y: UnsafeMutablePointer<Float>, ldy: Int, _ 
         if I > 4 { a4.addProduct(x4[k], v) }
         if I > 5 { a5.addProduct(x5[k], v) }
     }
-    @inline(__always) func put(_ i: Int, _ a: PanelVector) {
+    @inline(__always) func put(_ i: Int, _ a: KernelLanes) {
         if i < I { a.store(yr, 4 * i * ldy) }
     }
     put(0, a0); put(1, a1); put(2, a2); put(3, a3); put(4, a4); put(5, a5)
 }
 
-/// `panelBlock` over all `n` input rows, `panelInputRows` at a time.
+/// `panelBlock` over all `n` input rows, `panelInputRows` at a time, and over the panel's 32
+/// lanes in `kernelPasses` passes.
 @inline(never)
 private func panelRows(_ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePointer<Float>, ldx: Int, n: Int,
                        _ w: UnsafePointer<Float>, count: Int, accumulate: Bool) {
-    var i = 0
-    while i < n {
-        let yi = y + i * ldy, xi = x + i * ldx
-        switch min(panelInputRows, n - i) {
-        case 6: panelBlock(6, yi, ldy: ldy, xi, ldx: ldx, w, count: count, accumulate: accumulate)
-        case 5: panelBlock(5, yi, ldy: ldy, xi, ldx: ldx, w, count: count, accumulate: accumulate)
-        case 4: panelBlock(4, yi, ldy: ldy, xi, ldx: ldx, w, count: count, accumulate: accumulate)
-        case 3: panelBlock(3, yi, ldy: ldy, xi, ldx: ldx, w, count: count, accumulate: accumulate)
-        case 2: panelBlock(2, yi, ldy: ldy, xi, ldx: ldx, w, count: count, accumulate: accumulate)
-        default: panelBlock(1, yi, ldy: ldy, xi, ldx: ldx, w, count: count, accumulate: accumulate)
+    for pass in 0..<kernelPasses {
+        let lane = pass * panelWidth / kernelPasses, wp = w + lane
+        var i = 0
+        while i < n {
+            let yi = y + i * ldy + lane, xi = x + i * ldx
+            switch min(panelInputRows, n - i) {
+            case 6: panelBlock(6, yi, ldy: ldy, xi, ldx: ldx, wp, count: count, accumulate: accumulate)
+            case 5: panelBlock(5, yi, ldy: ldy, xi, ldx: ldx, wp, count: count, accumulate: accumulate)
+            case 4: panelBlock(4, yi, ldy: ldy, xi, ldx: ldx, wp, count: count, accumulate: accumulate)
+            case 3: panelBlock(3, yi, ldy: ldy, xi, ldx: ldx, wp, count: count, accumulate: accumulate)
+            case 2: panelBlock(2, yi, ldy: ldy, xi, ldx: ldx, wp, count: count, accumulate: accumulate)
+            default: panelBlock(1, yi, ldy: ldy, xi, ldx: ldx, wp, count: count, accumulate: accumulate)
+            }
+            i += panelInputRows
         }
-        i += panelInputRows
     }
 }
 
