@@ -55,8 +55,9 @@ struct HalfPanel {
 
 /// What the kernel accumulates per input row, and in how many passes it covers a panel's 32
 /// lanes. Six input rows at once either way: on AVX-512, 6 × 2 accumulators + 2 weight
-/// registers of 32; on AVX2, 6 × 2 + 2 of 16 per half (a whole panel there, 6 × 4, spilled and
-/// measured 0.87× the tile path's speed). (12 rows × 2 on AVX-512 measured no faster.)
+/// registers of 32; on AVX2, 6 × 2 + 2 of 16 per half. (A whole panel on AVX2, 3 rows × 4
+/// accumulators + 4 weight registers, ran out of registers: 0.87× the tile path's speed. 12 rows
+/// × 2 on AVX-512 measured no faster.)
 #if AVX512
 typealias KernelLanes = PanelVector
 let kernelPasses = 1
