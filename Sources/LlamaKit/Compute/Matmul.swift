@@ -96,7 +96,7 @@ func matvec(_ x: UnsafePointer<Float>, _ products: [(y: UnsafeMutablePointer<Flo
 /// dx[n × cols] += dy[n × rows] · W: the gradient of `matmul` with respect to its input.
 /// (The frozen model never needs dW.)
 public func matmulBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, n: Int, _ w: TensorView) {
-    if n <= smallGemmRows && panelDecodable(w) { return panelMatmulBackward(dx, n: n, [(dy, w)]) }
+    if panelBackwardHandles(w, n: n) { return panelMatmulBackward(dx, n: n, [(dy, w)]) }
     let rows = w.rows, cols = w.cols
     let rowBytes = w.type.rowBytes(cols)
     let workers = min(Parallel.threads, max(1, rows / tileRows))
@@ -136,7 +136,7 @@ public func matmulBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointe
 /// dx += Σ dy·W over several weights of the same input (gate and up; q, k and v), in the
 /// order given.
 public func matmulBackward(_ dx: UnsafeMutablePointer<Float>, n: Int, _ products: [(dy: UnsafePointer<Float>, w: TensorView)]) {
-    if n <= smallGemmRows && products.allSatisfy({ panelDecodable($0.w) }) { return panelMatmulBackward(dx, n: n, products) }
+    if products.allSatisfy({ panelBackwardHandles($0.w, n: n) }) { return panelMatmulBackward(dx, n: n, products) }
     for p in products { matmulBackward(dx, p.dy, n: n, p.w) }
 }
 

@@ -4,8 +4,9 @@
 // sums, and every element of W is decoded once per call into an L1-sized chunk that all input
 // rows reuse. Measured single-thread on this AVX-512 machine with the weights in cache, 64 rows ×
 // K = 576, 18 input rows: 12.4 µs against 29.7 µs for decoding a float32 tile and running
-// `smallGemm` on it. In a whole training step, where weights come from memory, steps got 1.1×
-// faster (the kernel itself runs at ~90 GFLOP/s per core, half the machine's peak).
+// `smallGemm` on it. In a whole training step, where weights come from memory, steps got 1.1–1.2×
+// faster: the multiply-adds run at ~90 GFLOP/s per core there, 111 in cache, against 116 for a
+// register-only FMA loop in the same hour, so what is left is mostly decoding.
 //
 // Each output sums its products in order (k = 0, 1, 2, … with one fused multiply-add each,
 // starting from 0 or from the value already there), so results do not depend on the vector
@@ -28,7 +29,6 @@ struct PanelVector {
 
     @inline(__always) init() { lo = SIMD16(); hi = SIMD16() }
     @inline(__always) init(_ lo: SIMD16<Float>, _ hi: SIMD16<Float>) { self.lo = lo; self.hi = hi }
-    @inline(__always) init(repeating s: Float) { lo = SIMD16(repeating: s); hi = lo }
     @inline(__always) init(_ p: UnsafeRawPointer, _ offset: Int) {
         lo = p.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
         hi = p.loadUnaligned(fromByteOffset: offset + 64, as: SIMD16<Float>.self)
@@ -70,9 +70,14 @@ let panelInputRows = 6
 /// Elements of the reduced dimension decoded per chunk: 128 × 32 floats = 16 KB, within L1.
 let panelChunk = 128
 
-/// Types whose blocks the backward panel kernel decodes: 32 elements, a scale (and a minimum).
-func panelDecodable(_ w: TensorView) -> Bool {
-    [.q4_0, .q4_1, .q8_0].contains(w.type) && w.cols % panelWidth == 0
+/// Whether `matmulBackward` of `n` rows with `w` takes the backward panel kernel: a few rows,
+/// and blocks of 32 elements with a scale (and a minimum) that it decodes.
+func panelBackwardHandles(_ w: TensorView, n: Int) -> Bool {
+    guard n <= smallGemmRows, w.cols % panelWidth == 0 else { return false }
+    switch w.type {
+    case .q4_0, .q4_1, .q8_0: return true
+    default: return false
+    }
 }
 
 // MARK: - The shared kernel
@@ -153,21 +158,20 @@ private func panelRows(_ y: UnsafeMutablePointer<Float>, ldy: Int, _ x: UnsafePo
 /// Q8_0 (SmolLM2's output head) is not repacked: its forward product has only the answer's
 /// 7 rows to share each decoded chunk, and measured no faster than the tile path, while its
 /// copy would add 32 MB.
-public final class PanelWeights: @unchecked Sendable {
-    public let rows: Int, cols: Int
+final class PanelWeights: @unchecked Sendable {
+    let rows: Int, cols: Int
     let panels: Int, blocks: Int
     let data: UnsafeMutableRawPointer
     static let blockBytes = 2 * 4 * panelWidth + 16 * panelWidth
 
     /// Repacks `w`, or nil for a type or shape the forward panel kernel does not handle.
-    public init?(_ w: TensorView) {
+    init?(_ w: TensorView) {
         guard w.type == .q4_0 || w.type == .q4_1, w.cols % panelWidth == 0 else { return nil }
         rows = w.rows; cols = w.cols
         panels = (rows + panelWidth - 1) / panelWidth; blocks = cols / panelWidth
         data = .allocate(byteCount: panels * blocks * Self.blockBytes, alignment: 64)
-        let rowBytes = w.type.rowBytes(cols), hasMin = w.type == .q4_1
         Parallel.tasks(panels) { p in
-            for b in 0..<blocks { repack(w.data, rowBytes: rowBytes, hasMin: hasMin, panel: p, block: b) }
+            for b in 0..<blocks { repack(w, panel: p, block: b) }
         }
     }
 
@@ -175,13 +179,14 @@ public final class PanelWeights: @unchecked Sendable {
 
     var byteCount: Int { panels * blocks * Self.blockBytes }
 
-    private func repack(_ src: UnsafeRawPointer, rowBytes: Int, hasMin: Bool, panel p: Int, block b: Int) {
+    private func repack(_ w: TensorView, panel p: Int, block b: Int) {
+        let rowBytes = w.type.rowBytes(cols), hasMin = w.type == .q4_1
         let out = data + (p * blocks + b) * Self.blockBytes
         out.initializeMemory(as: UInt8.self, repeating: 0, count: Self.blockBytes)   // padding rows decode to 0
         let d = out.assumingMemoryBound(to: Float.self), m = d + panelWidth
         let q = (out + 2 * 4 * panelWidth).assumingMemoryBound(to: UInt8.self)
         for j in 0..<min(panelWidth, rows - p * panelWidth) {
-            let block = src + (p * panelWidth + j) * rowBytes + b * (hasMin ? 20 : 18)
+            let block = w.data + (p * panelWidth + j) * rowBytes + b * w.type.typeSize
             d[j] = loadHalf(block, 0)
             m[j] = hasMin ? loadHalf(block, 2) : -8 * d[j]
             let qs = (block + (hasMin ? 4 : 2)).assumingMemoryBound(to: UInt8.self)
@@ -278,7 +283,7 @@ let backwardChunkFloats = 8192
 func panelMatmulBackward(_ dx: UnsafeMutablePointer<Float>, n: Int,
                          _ products: [(dy: UnsafePointer<Float>, w: TensorView)]) {
     let cols = products[0].w.cols, blocks = cols / panelWidth
-    precondition(products.allSatisfy { $0.w.cols == cols && panelDecodable($0.w) })
+    precondition(products.allSatisfy { $0.w.cols == cols && panelBackwardHandles($0.w, n: n) })
     // Groups differ by at most one block (18 blocks: 5, 5, 4, 4), so two threads finish together.
     let tasks = min(blocks, 2 * Parallel.threads), group = (blocks + tasks - 1) / tasks
     let chunkRows = max(8, backwardChunkFloats / (group * panelWidth))
